@@ -1,0 +1,132 @@
+"""Training throughput of the lewm family: samples/s of one LeWM training step.
+
+A step is forward + backward + gradient clipping + AdamW update of the LeWM objective
+(prediction MSE + 0.09 * SIGReg when the ``sigreg`` regulariser is registered, MSE alone
+otherwise; the table says which). Cases:
+
+- ``lewm_cpu`` on wall_door-shaped batches (B, 17, 2, 65, 65), action_dim 2;
+- ``lewm`` (reference size) on (B, 4, 3, 224, 224), action_dim 30 (6 joints x frameskip 5).
+
+Each case is timed on two paths built from the same weights and batches: jepa-bench's default
+(fused scaled-dot-product attention; bf16 autocast on CUDA) and a reference path (explicit
+softmax attention, float32). Median of ``--repeats`` steps after ``--warmup`` steps.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_lewm.py [--repeats 5] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import machine, median_time  # noqa: E402
+from jepa_bench.data.base import TaskSpec  # noqa: E402
+from jepa_bench.models.lewm import LeWM, lewm, lewm_cpu  # noqa: E402
+from jepa_bench.registry import REGULARIZERS, load_builtins  # noqa: E402
+from jepa_bench.regularizers.base import Objective  # noqa: E402
+
+WALL = TaskSpec("wall_door", "bench", (2, 65, 65), 2, 17)
+ROBOT = TaskSpec("robot", "bench", (3, 224, 224), 30, 4)
+
+
+def objective_and_name() -> tuple[Objective, str]:
+    """The LeWM objective if SIGReg is available, else the prediction MSE alone."""
+    load_builtins()
+    if "sigreg" in REGULARIZERS:
+        from jepa_bench.regularizers.compose import build_objective
+
+        return build_objective("sigreg:0.09"), "MSE + 0.09 * SIGReg"
+    return Objective([]), "MSE only (sigreg not registered)"
+
+
+def make_step(
+    model: LeWM, obs: torch.Tensor, act: torch.Tensor, objective: Objective, bf16: bool
+) -> Callable[[], None]:
+    """One training step closure on fixed batches."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-3)
+    device = obs.device.type
+
+    def step() -> None:
+        ctx = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with ctx:
+            loss = objective(model.train_latents(obs, act))["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    return step
+
+
+def bench_case(
+    factory: Callable[..., LeWM],
+    spec: TaskSpec,
+    batch: int,
+    device: torch.device,
+    repeats: int,
+    warmup: int,
+    objective: Objective,
+) -> dict[str, float]:
+    """Seconds per step on the default and the reference path, same weights and batches."""
+    c, h, w = spec.obs_shape
+    g = torch.Generator().manual_seed(0)
+    obs = torch.rand(batch, spec.seq_len, c, h, w, generator=g).to(device)
+    act = torch.randn(batch, spec.seq_len - 1, spec.action_dim, generator=g).to(device)
+    out: dict[str, float] = {}
+    for path, fused, bf16 in (
+        ("default", True, device.type == "cuda"),
+        ("reference", False, False),
+    ):
+        torch.manual_seed(0)
+        model = factory(spec, fused_attention=fused).to(device).train()
+        out[path] = median_time(make_step(model, obs, act, objective, bf16), repeats, warmup)
+        del model
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--cpu-batch", type=int, default=32, help="batch of the lewm_cpu case")
+    ap.add_argument("--ref-batch", type=int, default=8, help="batch of the reference-size case")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda given but CUDA is not available")
+    objective, obj_name = objective_and_name()
+    objective = objective.to(device)
+    cases = [
+        ("lewm_cpu", lewm_cpu, WALL, args.cpu_batch),
+        ("lewm", lewm, ROBOT, args.ref_batch),
+    ]
+    print(f"Machine: {machine()}")
+    print(f"Device: {device}; objective: {obj_name}; median of {args.repeats} steps")
+    print(f"Default path: fused SDPA{' + bf16 autocast' if device.type == 'cuda' else ''}; ")
+    print("reference path: explicit softmax attention, float32.\n")
+    print("| model | params | batch (B x T x C x H x W) | path | s/step | samples/s | frames/s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, factory, spec, batch in cases:
+        params = factory(spec).param_breakdown()["total"]
+        times = bench_case(factory, spec, batch, device, args.repeats, args.warmup, objective)
+        shape = f"{batch} x {spec.seq_len} x " + " x ".join(map(str, spec.obs_shape))
+        for path, sec in times.items():
+            print(
+                f"| {name} | {params / 1e6:.2f} M | {shape} | {path} | {sec:.3f} | "
+                f"{batch / sec:.1f} | {batch * spec.seq_len / sec:.0f} |"
+            )
+        print(
+            f"| {name} | | | default vs reference | {times['reference'] / times['default']:.2f}x"
+            " | | |"
+        )
+
+
+if __name__ == "__main__":
+    main()

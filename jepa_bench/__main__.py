@@ -1,0 +1,4 @@
+from jepa_bench.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Ablation grids: run every (regulariser, seed) combination and summarise over seeds."""

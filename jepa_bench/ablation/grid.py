@@ -1,0 +1,82 @@
+"""Run a grid of configurations, resuming finished runs, optionally several at a time."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from jepa_bench.config import RunConfig
+
+
+def grid_configs(base: RunConfig, regs: Sequence[str], seeds: Sequence[int]) -> list[RunConfig]:
+    """One config per (regulariser, seed), everything else from ``base``."""
+    out = []
+    for reg in regs:
+        for seed in seeds:
+            cfg = copy.deepcopy(base)
+            cfg.reg, cfg.seed = reg, seed
+            out.append(cfg)
+    return out
+
+
+def finished_record(cfg: RunConfig) -> dict[str, Any] | None:
+    """The valid result record of a finished run of ``cfg``, else None (idempotent re-runs)."""
+    from jepa_bench.record.io import load_record
+    from jepa_bench.runner import run_id_for
+
+    path = Path(cfg.out) / run_id_for(cfg) / "result.json"
+    if not path.exists():
+        return None
+    try:
+        return load_record(path)
+    except (ValueError, OSError):
+        return None  # corrupt or partial: run again
+
+
+def _run_one(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
+    import torch
+
+    from jepa_bench.runner import execute_run
+
+    torch.set_num_threads(threads)
+    return execute_run(RunConfig.from_dict(cfg_dict), progress=False)
+
+
+def run_grid(
+    configs: Sequence[RunConfig],
+    jobs: int = 1,
+    progress: bool = True,
+    on_done: Callable[[RunConfig, dict[str, Any], bool], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or reuse) every config; ``jobs`` > 1 runs independent runs in worker processes."""
+    from jepa_bench.runner import execute_run
+
+    records: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, cfg in enumerate(configs):
+        rec = finished_record(cfg)
+        if rec is not None:
+            records[i] = rec
+            if on_done:
+                on_done(cfg, rec, True)
+        else:
+            todo.append(i)
+    if jobs <= 1:
+        for i in todo:
+            records[i] = execute_run(copy.deepcopy(configs[i]), progress=progress)
+            if on_done:
+                on_done(configs[i], records[i], False)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futs = {pool.submit(_run_one, configs[i].to_dict(), threads): i for i in todo}
+            for fut in as_completed(futs):
+                i = futs[fut]
+                records[i] = fut.result()
+                if on_done:
+                    on_done(configs[i], records[i], False)
+    return [records[i] for i in range(len(configs))]

@@ -1,0 +1,1 @@
+"""Command-line subcommands that orchestrate the library."""

@@ -1,0 +1,82 @@
+"""``jepa-bench ablate``: every regulariser x seed, resumable, summarised over seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jepa_bench.config import BUDGETS, RunConfig
+
+
+@click.command("ablate")
+@click.option("--model", "-m", default="convnext_mlp", show_default=True)
+@click.option("--task", "-t", default="wall_door", show_default=True)
+@click.option(
+    "--reg",
+    "-r",
+    "regs",
+    default="none,vicreg,sigreg,bias_free",
+    show_default=True,
+    help="Comma-separated regulariser compositions to compare.",
+)
+@click.option(
+    "--seeds",
+    default=3,
+    show_default=True,
+    type=int,
+    help="Number of seeds (0..N-1) per regulariser.",
+)
+@click.option("--budget", "-b", type=click.Choice(BUDGETS), default="default", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--out", "-o", default="runs", show_default=True, help="Parent of run directories.")
+@click.option("--data-dir", default=None, help="Task cache / data directory.")
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Runs at a time (local worker processes, threads split between them).",
+)
+@click.option("--steps", type=int, default=None, help="Override the budget's training steps.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def ablate(**kw: Any) -> None:
+    """Train MODEL on TASK once per regulariser and seed; table and plot of mean +- std.
+
+    Finished runs (a valid result.json in their run directory) are reused, so an interrupted
+    ablation continues where it stopped. Writes OUT/ablation__<task>__<model>__<budget>/ with
+    summary.md, summary.csv, runs.csv and ablation.png.
+
+    \b
+    Example:
+      jepa-bench ablate --model convnext_mlp --task wall_door \\
+          --reg none,vicreg,sigreg,bias_free --seeds 3
+    """
+    from jepa_bench.ablation.grid import grid_configs, run_grid
+    from jepa_bench.ablation.summary import summarise, to_markdown, write_summary
+
+    regs = [r.strip() for r in kw["regs"].split(",") if r.strip()]
+    if not regs or kw["seeds"] < 1:
+        raise click.UsageError("need at least one regulariser and one seed")
+    base = RunConfig(
+        model=kw["model"],
+        task=kw["task"],
+        budget=kw["budget"],
+        device=kw["device"],
+        out=kw["out"],
+        data_dir=kw["data_dir"],
+    )
+    base.train.steps = kw["steps"]
+    configs = grid_configs(base, regs, range(kw["seeds"]))
+
+    def done(cfg: RunConfig, rec: dict[str, Any], reused: bool) -> None:
+        how = "reused" if reused else "finished"
+        click.echo(f"[{how}] reg={cfg.reg} seed={cfg.seed} -> {rec['run_id']}")
+
+    records = run_grid(configs, jobs=kw["jobs"], progress=not kw["quiet"], on_done=done)
+    out_dir = Path(kw["out"]) / f"ablation__{kw['task']}__{kw['model']}__{kw['budget']}"
+    paths = write_summary(records, out_dir)
+    click.echo("\n" + to_markdown(summarise(records)))
+    click.echo(f"\nwrote {', '.join(str(p) for p in paths.values())}")

@@ -1,0 +1,78 @@
+"""Typed run configuration: CLI flags map onto these dataclasses; runs dump the resolved one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Budget = Literal["smoke", "default", "full"]
+BUDGETS: tuple[str, ...] = ("smoke", "default", "full")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; ``None`` fields are filled from the model's and budget's defaults."""
+
+    steps: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    grad_clip: float | None = None
+    warmup_frac: float | None = None
+    optimizer: Literal["adamw", "adam"] | None = None
+    log_every: int = 10
+    checkpoint_every: int = 0  # 0: only at the end (and on a non-finite loss, the last good one)
+    max_minutes: float | None = (
+        None  # optional wall-clock stop (results then depend on the machine)
+    )
+    compile: bool = False
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+
+
+@dataclass
+class EvalConfig:
+    """Evaluator settings; probe settings follow the DL25SP protocol by default."""
+
+    probe_epochs: int | None = None
+    probe_batch_size: int = 256
+    probe_lr: float = 2e-4
+    probe_hidden: int = 256
+    eval_untrained: bool = True
+    max_eval_windows: int | None = None
+
+
+@dataclass
+class RunConfig:
+    model: str = "convnext_mlp"
+    task: str = "wall_door"
+    reg: str | None = None  # None: the model family's default regulariser
+    seed: int = 0
+    budget: str = "default"
+    device: str = "auto"
+    out: str = "runs"
+    data_dir: str | None = None
+    resume: bool = False
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    task_kwargs: dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def hash(self) -> str:
+        """A short hash of everything that determines the result (not output paths or device)."""
+        d = self.to_dict()
+        for key in ("out", "device", "resume", "data_dir"):
+            d.pop(key, None)
+        blob = json.dumps(d, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        train = TrainConfig(**d.pop("train", {}))
+        ev = EvalConfig(**d.pop("eval", {}))
+        return cls(train=train, eval=ev, **d)

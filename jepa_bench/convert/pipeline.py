@@ -1,0 +1,270 @@
+"""Convert a LeRobot dataset to the LeWM HDF5 layout, one episode and one camera at a time."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from jepa_bench import __version__
+from jepa_bench.convert.hdf5_writer import COMPRESSIONS
+from jepa_bench.convert.hub import resolve_source
+from jepa_bench.convert.layout import LAYOUT_VERSION, PIXELS, extra_camera_name
+from jepa_bench.convert.lerobot_meta import V3, EpisodeMeta, EpisodeRows, read_source
+from jepa_bench.convert.plan import CameraPlan, Plan
+from jepa_bench.convert.report import (
+    POLICIES,
+    ConversionError,
+    ConversionReport,
+    DirtyDataError,
+    EpisodeError,
+    Issue,
+    SourceError,
+    resolve_policy,
+)
+from jepa_bench.convert.validate import probe_videos, validate_metadata
+from jepa_bench.convert.video import FITS, INTERPOLATIONS, MatchStats, Resizer, decode_episode
+from jepa_bench.convert.watchdog import Watchdog, watched
+from jepa_bench.convert.writing import commit_all, open_sinks, write_columns
+
+
+@dataclass
+class ConvertOptions:
+    """How to convert; every field maps onto a ``jepa-bench convert`` flag."""
+
+    camera: str | None = None  # primary camera (default: the first video feature)
+    extra_cameras: str = "none"  # none | datasets (pixels_<cam> in the file) | files (one per cam)
+    size: tuple[int, int] | None = (224, 224)  # (H, W); None keeps the source size
+    fit: str = "stretch"  # stretch | crop (keep aspect, centre crop) | pad (keep aspect, pad)
+    interpolation: str = "bilinear"
+    compression: str = "lzf"
+    micro_batch: int = 64  # frames per write = HDF5 chunk rows
+    dirty_episode_policy: str = "fail"
+    require_done: bool = False  # a missing next.done column is then a dirty episode
+    action_key: str = "action"
+    proprio_key: str = "observation.state"
+    state_key: str = "observation.state"
+    episodes: list[int] | None = None  # source episode indices to convert (default: all)
+    stall_timeout_s: float = 120.0
+    heartbeat_s: float = 0.0
+    decode_threads: int = 0  # 0: let the decoder choose
+    overwrite: bool = False
+    report_path: str | None = None  # default: <out stem>.report.json beside the output
+    revision: str | None = None  # Hub revision when the source is a repo id
+    dry_run: bool = False  # validate and print the plan, decode nothing
+    progress: bool = True
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first invalid option."""
+        choices = {
+            "extra_cameras": ("none", "datasets", "files"),
+            "fit": FITS,
+            "interpolation": INTERPOLATIONS,
+            "compression": COMPRESSIONS,
+            "dirty_episode_policy": POLICIES,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.micro_batch < 1:
+            raise ValueError(f"micro_batch must be >= 1, got {self.micro_batch}")
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
+            raise ValueError(f"size must be (H, W) with H, W >= 1, got {self.size}")
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def report_path_for(out: Path, options: ConvertOptions) -> Path:
+    return Path(options.report_path) if options.report_path else out.with_suffix(".report.json")
+
+
+def convert_lerobot(
+    source: str | Path,
+    out: str | Path,
+    options: ConvertOptions | None = None,
+    log: Callable[[str], None] = _stderr,
+) -> ConversionReport:
+    """Convert the LeRobot dataset ``source`` (folder or Hub repo id) into the HDF5 file ``out``.
+
+    Writes ``out`` atomically and a JSON report beside it (also on failure). Raises
+    ``DirtyDataError`` for dirty episodes under the "fail" policy, ``SourceError`` for an unusable
+    source, ``StallError`` when nothing progresses for ``stall_timeout_s``.
+    """
+    opts = options or ConvertOptions()
+    opts.check()
+    out = Path(out)
+    report = ConversionReport(str(source), str(out), asdict(opts))
+    t0 = time.perf_counter()
+    try:
+        if out.exists() and not opts.overwrite and not opts.dry_run:
+            raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+        cams = [opts.camera] if opts.camera and opts.extra_cameras == "none" else None
+        root, report.source = resolve_source(source, opts.revision, cams)
+        _convert(root, out, opts, report, log)
+        report.status = "dry-run" if opts.dry_run else "ok"
+    except BaseException as exc:
+        report.status = "failed"
+        report.error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        report.seconds = time.perf_counter() - t0
+        report.write(report_path_for(out, opts))
+    return report
+
+
+def _select(episodes: list[EpisodeMeta], wanted: list[int] | None) -> list[EpisodeMeta]:
+    if wanted is None:
+        return episodes
+    known = {e.index: e for e in episodes}
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise SourceError(f"episodes {unknown} are not in the dataset ({len(known)} episodes)")
+    return [known[i] for i in sorted(set(wanted))]
+
+
+def _plan(src, episodes, cameras, opts, probes, out) -> Plan:
+    cam_plans = []
+    for n, cam in enumerate(cameras):
+        probe = probes[episodes[0].videos[cam].path]
+        sizes = {(p.height, p.width) for p in (probes[e.videos[cam].path] for e in episodes)}
+        if opts.size is None and len(sizes) > 1:
+            raise SourceError(f"camera {cam}: videos differ in size {sorted(sizes)}; pass a size")
+        resizer = Resizer((probe.height, probe.width), opts.size, opts.fit, opts.interpolation)
+        if n == 0:
+            cam_plans.append(CameraPlan(cam, probe, resizer))
+        elif opts.extra_cameras == "datasets":
+            cam_plans.append(CameraPlan(cam, probe, resizer, extra_camera_name(cam)))
+        else:
+            name = extra_camera_name(cam).removeprefix(PIXELS + "_")
+            path = out.with_name(f"{out.stem}__{name}{out.suffix}")
+            cam_plans.append(CameraPlan(cam, probe, resizer, PIXELS, path))
+    keys = {"action": opts.action_key, "proprio": opts.proprio_key, "state": opts.state_key}
+    widths = {k: int(np.prod(src.features[v].get("shape", [1]))) for k, v in keys.items()}
+    columns = {k: (keys[k], widths[k]) for k in keys}
+    return Plan(episodes, cam_plans, columns, opts.micro_batch, opts.compression)
+
+
+def _convert(root: Path, out: Path, opts: ConvertOptions, report: ConversionReport, log) -> None:
+    src = read_source(root)
+    if not src.camera_keys:
+        raise SourceError(f"{root}: no video features (image features: {src.image_keys})")
+    primary = opts.camera or src.camera_keys[0]
+    extra = [c for c in src.camera_keys if c != primary] if opts.extra_cameras != "none" else []
+    cameras = [primary, *extra]
+    episodes = _select(src.episodes, opts.episodes)
+    keys = list(dict.fromkeys([opts.action_key, opts.proprio_key, opts.state_key]))
+    for issue in validate_metadata(src, keys, cameras, opts.require_done, episodes):
+        report.add(issue)
+    video_issues, probes = probe_videos(src, episodes, cameras)
+    for issue in video_issues:
+        report.add(issue)
+    drop, failing = resolve_policy(report.issues, opts.dirty_episode_policy)
+    for issue in report.issues:
+        if issue.action in ("kept", "noted"):
+            log(f"{issue.action}: {issue.describe()}")
+    if failing:
+        raise DirtyDataError(failing)
+    keep = [e for e in episodes if e.index not in drop]
+    report.episodes_dropped = sorted(drop)
+    if not keep:
+        raise ConversionError("no episodes left to convert after dropping dirty ones")
+    plan = _plan(src, keep, cameras, opts, probes, out)
+    plan.dropped = sorted(drop)
+    report.plan = plan.to_dict()
+    for line in plan.describe(report.source, src.codebase_version, src.fps, out):
+        log(line)
+    if opts.dry_run:
+        return
+    _write(src, plan, out, opts, report, log)
+
+
+def _write(src, plan: Plan, out: Path, opts: ConvertOptions, report, log) -> None:
+    rows_reader = EpisodeRows([c for c, _w in plan.columns.values()])
+    total = plan.n_frames * len(plan.cameras)
+    with ExitStack() as stack:
+        sinks = open_sinks(stack, out, plan, opts)
+        wd = stack.enter_context(Watchdog(opts.stall_timeout_s, opts.heartbeat_s, log))
+        bar = stack.enter_context(
+            tqdm(total=total, unit="frame", disable=not opts.progress, file=sys.stderr)
+        )
+        for e in plan.episodes:
+            wd.stage = f"reading the rows of episode {e.index}"
+            try:
+                rows = rows_reader.rows(e)
+                n = write_columns(sinks, rows, e, plan, opts)
+                for cam in plan.cameras:
+                    _write_camera(sinks, cam, e, rows, src, opts, wd, bar, report)
+                for sink in sinks.values():
+                    sink.end_episode()
+            except EpisodeError as exc:
+                for sink in sinks.values():
+                    sink.rollback_episode()
+                report.add(exc.issue)
+                _apply(exc.issue, opts)
+                log(f"dropped episode {e.index}: {exc.issue.describe()}")
+                continue
+            report.episodes_written.append(e.index)
+            report.frames_written += n
+        if not report.episodes_written:
+            raise ConversionError("every episode was dropped; nothing written")
+        report.episodes_dropped = sorted(_dropped(report))
+        commit_all(sinks, plan, src, report, opts, __version__, LAYOUT_VERSION)
+    log(
+        f"wrote {out} ({report.frames_written} frames, {len(report.episodes_written)} episodes, "
+        f"{len(report.episodes_dropped)} dropped)"
+    )
+
+
+def _dropped(report: ConversionReport) -> set[int]:
+    return {i.episode for i in report.issues if i.action == "dropped" and i.episode is not None}
+
+
+def _apply(issue: Issue, opts: ConvertOptions) -> None:
+    _drop, failing = resolve_policy([issue], opts.dirty_episode_policy)
+    if failing:
+        raise DirtyDataError(failing)
+
+
+def _episode_issue(report: ConversionReport, issue: Issue, opts: ConvertOptions) -> None:
+    """Record an issue found while decoding; raise ``EpisodeError`` if the episode must go."""
+    _drop, failing = resolve_policy([issue], opts.dirty_episode_policy)
+    if failing:
+        report.add(issue)
+        raise DirtyDataError(failing)
+    if issue.action == "dropped":
+        raise EpisodeError(issue.kind, issue.episode or 0, issue.message, issue.camera)
+    report.add(issue)
+
+
+def _write_camera(sinks, cam: CameraPlan, e: EpisodeMeta, rows, src, opts, wd, bar, report) -> None:
+    """Decode, match, resize and append one camera's frames of episode ``e``."""
+    ref = e.videos[cam.key]
+    end = ref.to_ts
+    if end is None and src.layout == V3:
+        end = ref.from_ts + e.length / src.fps
+    stats = MatchStats()
+    frames = decode_episode(
+        ref.path, rows["timestamp"], src.fps, cam.resizer, e.index, cam.key,
+        ref.from_ts, end, stats, opts.decode_threads,
+    )  # fmt: skip
+    appender = sinks[cam.file].appenders[cam.dataset]
+    wd.stage = f"decoding episode {e.index} camera {cam.key}"
+    for frame in watched(frames, wd):
+        appender.append(frame[None])  # frame: (H, W, 3) -> one row
+        wd.beat()
+        bar.update(1)
+    report.max_timestamp_error_s = max(report.max_timestamp_error_s, stats.max_error_s)
+    known = any(
+        (i.kind, i.episode, i.camera) == ("extra_frames", e.index, cam.key) for i in report.issues
+    )
+    if stats.extra_frames and not known:
+        msg = f"{stats.extra_frames} video frame(s) match no row and are not written"
+        _episode_issue(report, Issue("extra_frames", msg, e.index, cam.key), opts)

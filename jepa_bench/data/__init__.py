@@ -1,0 +1,1 @@
+"""Tasks: data generators and readers. Built-in tasks are registered in ``catalog``."""

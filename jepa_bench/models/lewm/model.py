@@ -1,0 +1,194 @@
+"""LeWM world model: ViT encoder + projector, AdaLN-zero causal predictor + projector.
+
+Training is teacher-forced: every frame of a window is encoded, and each next latent is predicted
+from the encoded history of at most ``history_size`` frames, exactly the windows ``rollout`` uses
+(position 0 of the predictor's positional embedding is always a window's oldest frame). No EMA and
+no stop-gradient: targets come from the same encoder; SIGReg on the embeddings prevents collapse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from jepa_bench.data.base import TaskSpec
+from jepa_bench.models.lewm.action_encoder import ActionEncoder
+from jepa_bench.models.lewm.adapters import ImageAdapter
+from jepa_bench.models.lewm.predictor import CausalPredictor
+from jepa_bench.models.lewm.projector import Projector
+from jepa_bench.models.lewm.vit import ViTEncoder
+from jepa_bench.models.protocol import TrainLatents, recurrent_rollout
+
+
+def count_params(module: nn.Module) -> int:
+    """Number of parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters())
+
+
+class LeWM(nn.Module):
+    """LeWorldModel at any size; defaults are the reference (18.0 M parameters on a 3x224 task)."""
+
+    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = dict(
+        optimizer="adamw",
+        lr=5e-5,
+        weight_decay=1e-3,
+        grad_clip=1.0,
+        batch_size=128,
+        reg="sigreg:0.09",
+        warmup_frac=0.05,
+    )
+    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(steps=2, batch_size=4),
+        "default": dict(steps=300, batch_size=16, lr=1e-4),
+        "full": dict(steps=20_000, batch_size=128),
+    }
+
+    def __init__(
+        self,
+        spec: TaskSpec,
+        *,
+        image_size: int = 224,
+        patch_size: int = 14,
+        dim: int = 192,
+        depth: int = 12,
+        heads: int = 3,
+        mlp_dim: int = 768,
+        embed_dim: int | None = None,
+        proj_hidden: int = 2048,
+        history_size: int = 3,
+        pred_depth: int = 6,
+        pred_heads: int = 16,
+        pred_dim_head: int = 64,
+        pred_mlp_dim: int = 2048,
+        pred_dropout: float = 0.1,
+        act_smoothed: int = 10,
+        act_mlp_scale: int = 4,
+        norm_mean: Sequence[float] | None = None,
+        norm_std: Sequence[float] | None = None,
+        fused_attention: bool = True,
+    ) -> None:
+        super().__init__()
+        if history_size < 1:
+            raise ValueError(f"history_size must be >= 1, got {history_size}")
+        embed_dim = dim if embed_dim is None else embed_dim
+        self.spec = spec
+        self.obs_shape = tuple(spec.obs_shape)
+        self.action_dim = spec.action_dim
+        self.history_size = history_size
+        self.repr_dim = embed_dim
+        self.adapter = ImageAdapter(spec.obs_shape[0], image_size, norm_mean, norm_std)
+        self.vit = ViTEncoder(
+            spec.obs_shape[0], image_size, patch_size, dim, depth, heads, mlp_dim, fused_attention
+        )
+        self.projector = Projector(dim, proj_hidden, embed_dim)
+        self.action_encoder = ActionEncoder(spec.action_dim, embed_dim, act_smoothed, act_mlp_scale)
+        self.predictor = CausalPredictor(
+            history_size,
+            embed_dim,
+            embed_dim,
+            embed_dim,
+            pred_depth,
+            pred_heads,
+            pred_dim_head,
+            pred_mlp_dim,
+            pred_dropout,
+            fused_attention,
+        )
+        self.pred_proj = Projector(embed_dim, proj_hidden, embed_dim)
+
+    # -- protocol -------------------------------------------------------------------------------
+
+    def encode(self, obs: Tensor) -> Tensor:
+        """Observations (B, T, C, H, W) in [0, 1] -> latents (B, T, D)."""
+        if obs.ndim != 5 or obs.shape[2] != self.obs_shape[0]:
+            raise ValueError(
+                f"expected obs of shape (B, T, {self.obs_shape[0]}, H, W), got {tuple(obs.shape)}"
+            )
+        b, t = obs.shape[:2]
+        x = self.adapter(obs.flatten(0, 1))  # (B*T, C, S, S)
+        z = self.projector(self.vit(x))  # (B*T, D)
+        return z.view(b, t, -1)
+
+    def predict(self, history: Tensor, actions: Tensor) -> Tensor:
+        """Latents (B, K, D) and their actions (B, K, A) -> next latent (B, D).
+
+        Only the latest ``history_size`` steps are used.
+        """
+        self._check_latents(history, actions)
+        h = self.history_size
+        feats = self._predictor_features(history[:, -h:], actions[:, -h:])  # (B, K', D)
+        return self.pred_proj(feats[:, -1])
+
+    def rollout(self, obs0: Tensor, actions: Tensor) -> Tensor:
+        """First frame (B, C, H, W) and actions (B, T-1, A) -> latents (B, T, D), from obs0 only."""
+        if obs0.ndim != 4:
+            raise ValueError(f"expected obs0 of shape (B, C, H, W), got {tuple(obs0.shape)}")
+        self._check_actions(actions, obs0.shape[0])
+        z0 = self.encode(obs0.unsqueeze(1))[:, 0]  # (B, D)
+        return recurrent_rollout(self, z0, actions, history=self.history_size)
+
+    def train_latents(self, obs: Tensor, actions: Tensor) -> TrainLatents:
+        """Teacher-forced LeWM view: predict every next latent from its causal encoded history."""
+        if obs.ndim != 5 or obs.shape[1] < 2:
+            raise ValueError(f"expected obs of shape (B, T >= 2, C, H, W), got {tuple(obs.shape)}")
+        b, t = obs.shape[:2]
+        self._check_actions(actions, b, t - 1)
+        emb = self.encode(obs)  # (B, T, D)
+        pred = self.pred_proj(self.teacher_forced_features(emb[:, :-1], actions))  # (B, T-1, D)
+        return TrainLatents(pred=pred, target=emb[:, 1:], emb=emb)
+
+    def param_groups(self) -> dict[str, nn.Module]:
+        """Parts by role: observation encoder, latent predictor, both projectors, action encoder."""
+        return {
+            "encoder": self.vit,
+            "predictor": self.predictor,
+            "projector": nn.ModuleList([self.projector, self.pred_proj]),
+            "action_encoder": self.action_encoder,
+        }
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def param_breakdown(self) -> dict[str, int]:
+        """Parameter count per part of ``param_groups`` plus the total."""
+        counts = {name: count_params(m) for name, m in self.param_groups().items()}
+        counts["total"] = count_params(self)
+        return counts
+
+    def teacher_forced_features(self, ctx: Tensor, actions: Tensor) -> Tensor:
+        """Predictor features for steps 1..L from latents ctx (B, L, D) and actions (B, L, A).
+
+        Step k+1 is predicted from ctx[:, max(0, k-H+1) : k+1], the window ``rollout`` would use.
+        The first H steps share one causal pass; each later step gets its own full window.
+        Returns (B, L, D) before the prediction projector.
+        """
+        b, length, d = ctx.shape
+        h = self.history_size
+        if length <= h:
+            return self._predictor_features(ctx, actions)  # (B, L, D)
+        n = length - h + 1  # windows starting at 0 .. L-H
+        win_z = ctx.unfold(1, h, 1).transpose(2, 3).reshape(b * n, h, d)  # (B*n, H, D)
+        win_a = actions.unfold(1, h, 1).transpose(2, 3).reshape(b * n, h, -1)  # (B*n, H, A)
+        out = self._predictor_features(win_z, win_a).view(b, n, h, d)  # (B, n, H, D)
+        return torch.cat([out[:, 0], out[:, 1:, -1]], dim=1)  # (B, H + n - 1, D) = (B, L, D)
+
+    def _predictor_features(self, z: Tensor, actions: Tensor) -> Tensor:
+        # z: (N, K, D), actions: (N, K, A) -> (N, K, D); NaN actions (sequence ends) count as 0
+        c = self.action_encoder(torch.nan_to_num(actions, nan=0.0))  # (N, K, D)
+        return self.predictor(z, c)
+
+    def _check_actions(self, actions: Tensor, batch: int, steps: int | None = None) -> None:
+        ok = actions.ndim == 3 and actions.shape[0] == batch and actions.shape[2] == self.action_dim
+        if not ok or (steps is not None and actions.shape[1] != steps):
+            want = f"({batch}, {'T-1' if steps is None else steps}, {self.action_dim})"
+            raise ValueError(f"expected actions of shape {want}, got {tuple(actions.shape)}")
+
+    def _check_latents(self, history: Tensor, actions: Tensor) -> None:
+        if history.ndim != 3 or history.shape[1] < 1 or history.shape[2] != self.repr_dim:
+            raise ValueError(
+                f"expected history of shape (B, K >= 1, {self.repr_dim}), "
+                f"got {tuple(history.shape)}"
+            )
+        self._check_actions(actions, history.shape[0], history.shape[1])

@@ -1,0 +1,104 @@
+"""Registered LeWM sizes: factories ``(spec, **overrides) -> LeWM``.
+
+- ``lewm``: the reference (ViT-tiny/14 at 224 px, predictor depth 6 with 16 x 64 heads);
+  18.0 M parameters on a 3-channel task with action_dim 30.
+- ``lewm_cpu``: a size a 2-core CPU trains usefully in minutes on wall_door (65 px, patch 13;
+  about 1 s per step of 32 windows x 17 frames on one core).
+- ``lewm_smoke``: tiny, for tests and the CLI's end-to-end check.
+
+Each size has its own training defaults and budgets (class attributes the trainer reads).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from jepa_bench.data.base import TaskSpec
+from jepa_bench.models.lewm.model import LeWM
+
+REFERENCE: dict[str, Any] = dict(
+    image_size=224,
+    patch_size=14,
+    dim=192,
+    depth=12,
+    heads=3,
+    mlp_dim=768,
+    proj_hidden=2048,
+    history_size=3,
+    pred_depth=6,
+    pred_heads=16,
+    pred_dim_head=64,
+    pred_mlp_dim=2048,
+    pred_dropout=0.1,
+)
+
+CPU: dict[str, Any] = dict(
+    image_size=65,  # wall_door frames are used as they are; 13 px patches give a 5 x 5 grid
+    patch_size=13,
+    dim=128,
+    depth=4,
+    heads=4,
+    mlp_dim=256,
+    proj_hidden=512,
+    history_size=3,
+    pred_depth=3,
+    pred_heads=4,
+    pred_dim_head=32,
+    pred_mlp_dim=512,
+    pred_dropout=0.0,
+)
+
+SMOKE: dict[str, Any] = dict(
+    image_size=32,
+    patch_size=8,
+    dim=32,
+    depth=1,
+    heads=2,
+    mlp_dim=64,
+    proj_hidden=64,
+    history_size=3,
+    pred_depth=1,
+    pred_heads=2,
+    pred_dim_head=16,
+    pred_mlp_dim=64,
+    pred_dropout=0.0,
+    act_smoothed=4,
+    act_mlp_scale=2,
+)
+
+
+class LeWMCPU(LeWM):
+    """LeWM at the CPU size; a higher learning rate suits its short budgets."""
+
+    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {**LeWM.TRAIN_DEFAULTS, "lr": 5e-4, "batch_size": 32}
+    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(steps=2, batch_size=4),
+        "default": dict(steps=500, batch_size=32),
+        "full": dict(steps=20_000, batch_size=128, lr=3e-4),
+    }
+
+
+class LeWMSmoke(LeWM):
+    """LeWM at the smoke size (tests only)."""
+
+    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {**LeWM.TRAIN_DEFAULTS, "lr": 1e-3, "batch_size": 8}
+    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(steps=2, batch_size=4),
+        "default": dict(steps=50, batch_size=8),
+        "full": dict(steps=500, batch_size=16),
+    }
+
+
+def lewm(spec: TaskSpec, **overrides: Any) -> LeWM:
+    """The reference LeWM (ViT-tiny/14 at 224 px, 18.0 M parameters on a 3x224 task)."""
+    return LeWM(spec, **{**REFERENCE, **overrides})
+
+
+def lewm_cpu(spec: TaskSpec, **overrides: Any) -> LeWM:
+    """LeWM sized for a 2-core CPU (65 px, patch 13, hidden 128, 4 layers; predictor depth 3)."""
+    return LeWMCPU(spec, **{**CPU, **overrides})
+
+
+def lewm_smoke(spec: TaskSpec, **overrides: Any) -> LeWM:
+    """A tiny LeWM for tests (32 px, one ViT layer, 32-d latents)."""
+    return LeWMSmoke(spec, **{**SMOKE, **overrides})

@@ -1,0 +1,39 @@
+"""Versioned JSON result records: build, validate, read and write them (see docs/results.md)."""
+
+from jepa_bench.record.hardware import git_info, hardware_info, hardware_short
+from jepa_bench.record.io import (
+    RecordError,
+    file_sha256,
+    load_record,
+    parse_record,
+    to_jsonable,
+    write_json,
+    write_record,
+)
+from jepa_bench.record.schema import (
+    SCHEMA_VERSION,
+    build_record,
+    hash_config,
+    make_run_id,
+    record_warnings,
+    validate_record,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "RecordError",
+    "build_record",
+    "file_sha256",
+    "git_info",
+    "hardware_info",
+    "hardware_short",
+    "hash_config",
+    "load_record",
+    "make_run_id",
+    "parse_record",
+    "record_warnings",
+    "to_jsonable",
+    "validate_record",
+    "write_json",
+    "write_record",
+]

@@ -1,0 +1,197 @@
+"""The training loop shared by every model family and task.
+
+Batches come from a task's ``WindowSet`` in seeded epoch permutations (the batch at a step is a
+function of seed and step alone, so a resumed run sees the same batches). Each step logs every loss
+term as a JSON line. A non-finite loss stops training before the optimiser touches the weights,
+saves those last good weights, and raises ``NonFiniteLossError`` naming the step and the terms.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from jepa_bench.data.base import Batch, WindowSet
+from jepa_bench.regularizers.base import Objective
+from jepa_bench.train import checkpoint as ckpt
+from jepa_bench.train.optim import build_optimizer, build_scheduler
+
+LOG_FILE = "train_log.jsonl"
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good weights were kept."""
+
+
+@dataclass
+class TrainSettings:
+    """A fully resolved ``TrainConfig`` (no missing values)."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    grad_clip: float
+    optimizer: str
+    warmup_frac: float = 0.05
+    log_every: int = 10
+    checkpoint_every: int = 0
+    max_minutes: float | None = None
+    compile: bool = False
+    precision: str = "auto"
+
+
+@dataclass
+class TrainSummary:
+    steps: int
+    seconds: float
+    samples: int
+    last_terms: dict[str, float] = field(default_factory=dict)
+    stopped_early: str | None = None
+
+
+def batch_order(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """Indices of the batch at ``step``: epoch-wise permutations seeded by (seed, epoch)."""
+    per_epoch = max(n // batch_size, 1)
+    epoch, pos = divmod(step, per_epoch)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    idx = perm[pos * batch_size : (pos + 1) * batch_size]
+    return idx if len(idx) else perm[:batch_size]
+
+
+def _prefetch(data: WindowSet, bs: int, seed: int, start: int, stop: int) -> Iterator[Batch]:
+    """Build batches in a background thread so data work overlaps the model step."""
+    q: queue.Queue = queue.Queue(maxsize=2)
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            for step in range(start, stop):
+                if done.is_set():
+                    return
+                q.put(data.batch(batch_order(len(data), bs, seed, step)))
+        except BaseException as exc:  # surfaced in the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        for _ in range(start, stop):
+            item = q.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        done.set()
+        while not q.empty():
+            q.get_nowait()
+
+
+def autocast_for(device: torch.device, precision: str):
+    """bf16 autocast on CUDA (or when asked for); float32 otherwise."""
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if use_bf16:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _to_tensor(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
+
+
+def train(
+    model: nn.Module,
+    objective: Objective,
+    data: WindowSet,
+    settings: TrainSettings,
+    *,
+    device: torch.device,
+    seed: int,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainSummary:
+    """Train ``model`` in place; writes the log and checkpoints into ``run_dir``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model.to(device).train()
+    objective.to(device)
+    opt = build_optimizer(model, settings.optimizer, settings.lr, settings.weight_decay)
+    sched = build_scheduler(opt, settings.steps, settings.warmup_frac)
+    np_rng = np.random.default_rng(seed)
+    start = 0
+    if resume and (run_dir / ckpt.STATE_FILE).exists():
+        ckpt.load_model(model, run_dir / ckpt.MODEL_FILE)
+        start, _ = ckpt.load_train_state(run_dir, opt, sched, np_rng)
+    step_fn = torch.compile(model.train_latents) if settings.compile else model.train_latents
+
+    log = open(run_dir / LOG_FILE, "a" if start else "w")
+    t0 = time.perf_counter()
+    samples = 0
+    terms_f: dict[str, float] = {}
+    stopped = None
+    bar = tqdm(total=settings.steps, initial=start, desc="train", disable=not progress, unit="step")
+    step = start
+    try:
+        for step, batch in enumerate(
+            _prefetch(data, settings.batch_size, seed, start, settings.steps), start=start
+        ):
+            obs = _to_tensor(batch.obs, device)
+            actions = _to_tensor(batch.actions, device)
+            progress_frac = step / max(settings.steps - 1, 1)
+            with autocast_for(device, settings.precision):
+                lat = step_fn(obs, actions)
+                terms = objective(lat, progress_frac)
+            loss = terms["loss"]
+            terms_f = {k: float(v.detach()) for k, v in terms.items()}
+            if not math.isfinite(terms_f["loss"]):
+                ckpt.save_model(model, run_dir, step)  # weights are still those before this step
+                bad = ", ".join(f"{k}={v}" for k, v in terms_f.items())
+                raise NonFiniteLossError(
+                    f"non-finite loss at step {step} ({bad}); training stopped and the last good "
+                    f"weights (before step {step}) were saved to {run_dir / ckpt.MODEL_FILE}"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+            opt.step()
+            sched.step()
+            samples += len(batch)
+            elapsed = time.perf_counter() - t0
+            if step % settings.log_every == 0 or step == settings.steps - 1:
+                row = {"step": step, "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm)}
+                row.update(terms_f)
+                row.update(elapsed_s=round(elapsed, 3), samples_per_s=round(samples / elapsed, 3))
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+            bar.update(1)
+            bar.set_postfix(loss=f"{terms_f['loss']:.4g}")
+            every = settings.checkpoint_every
+            if every and (step + 1) % every == 0 and step + 1 < settings.steps:
+                ckpt.save_model(model, run_dir, step + 1)
+                ckpt.save_train_state(run_dir, step + 1, opt, sched, np_rng)
+            if settings.max_minutes is not None and elapsed > 60 * settings.max_minutes:
+                stopped = (
+                    f"wall-clock limit of {settings.max_minutes} min reached at step {step + 1}"
+                )
+                break
+    finally:
+        bar.close()
+        log.close()
+    done = step + 1 if settings.steps > start else start
+    ckpt.save_model(model, run_dir, done)
+    ckpt.save_train_state(run_dir, done, opt, sched, np_rng)
+    model.eval()
+    return TrainSummary(done, time.perf_counter() - t0, samples, terms_f, stopped)

@@ -1,0 +1,43 @@
+"""convnext_mlp: reference size, shapes, the static-branch shortcut and the protocol."""
+
+import torch
+
+from jepa_bench.evaluate.params import param_counts
+from jepa_bench.models.convnext_mlp import ConvNeXtMLP, convnext_mlp_smoke
+from jepa_bench.models.protocol import WorldModel
+from tests.helpers import WALL_DOOR_LIKE
+
+
+def test_reference_size_counts_293344_parameters():
+    """The default size matches the reference: encoder 159,712 + predictor 133,632."""
+    counts = param_counts(ConvNeXtMLP(WALL_DOOR_LIKE))
+    assert counts["encoder"] == 159_712
+    assert counts["predictor"] == 133_632
+    assert counts["total"] == 293_344
+
+
+def test_static_group_encoded_once_equals_per_frame():
+    """Encoding the constant wall once per window gives the same latents as per frame."""
+    torch.manual_seed(0)
+    fast = convnext_mlp_smoke(WALL_DOOR_LIKE).eval()
+    slow = convnext_mlp_smoke(WALL_DOOR_LIKE, encode_static_once=False, channels_last=False).eval()
+    slow.load_state_dict(fast.state_dict())
+    obs = torch.rand(2, 4, 2, 65, 65)
+    obs[:, :, 1] = obs[:, :1, 1]  # wall constant in time
+    assert torch.allclose(fast.encode(obs), slow.encode(obs), atol=1e-5)
+
+
+def test_rollout_sees_only_the_first_observation():
+    """Rollout output depends on obs0 and actions, and starts at the encoded obs0."""
+    torch.manual_seed(0)
+    m = convnext_mlp_smoke(WALL_DOOR_LIKE).eval()
+    assert isinstance(m, WorldModel)
+    obs = torch.rand(3, 5, 2, 65, 65)
+    act = torch.randn(3, 4, 2)
+    z = m.rollout(obs[:, 0], act)
+    assert z.shape == (3, 5, m.repr_dim)
+    assert torch.allclose(z[:, 0], m.encode(obs[:, :1])[:, 0], atol=1e-6)
+    act2 = act.clone()
+    act2[:, 2] += 1.0
+    z2 = m.rollout(obs[:, 0], act2)
+    assert torch.allclose(z[:, :3], z2[:, :3]) and not torch.allclose(z[:, 3:], z2[:, 3:])

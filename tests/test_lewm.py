@@ -1,0 +1,279 @@
+"""The lewm family: shapes, parameter counts, AdaLN-zero, causality, rollout and bf16."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jepa_bench.data.base import TaskSpec
+from jepa_bench.models.lewm import LeWM, lewm, lewm_cpu, lewm_smoke
+from jepa_bench.models.lewm.adapters import IMAGENET_MEAN, ImageAdapter
+from jepa_bench.models.protocol import WorldModel
+from jepa_bench.registry import MODELS, load_builtins
+
+WALL = TaskSpec("wall_door", "test", (2, 65, 65), 2, 17)
+ROBOT = TaskSpec("robot", "test", (3, 224, 224), 30, 4)
+SMALL_SIZES = {"lewm_smoke": lewm_smoke, "lewm_cpu": lewm_cpu}
+
+
+def wall_batch(b: int = 2, t: int = 17, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, t, 2, 65, 65, generator=g), torch.randn(b, t - 1, 2, generator=g)
+
+
+def activate_adaln(model: LeWM, seed: int = 0, std: float = 0.05) -> LeWM:
+    """Give the zero-initialised AdaLN layers random weights so attention and actions matter."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for block in model.predictor.blocks:
+            lin = block.ada[-1]
+            lin.weight.copy_(torch.randn(lin.weight.shape, generator=g) * std)
+            lin.bias.copy_(torch.randn(lin.bias.shape, generator=g) * std)
+    return model
+
+
+def loss_of(model: LeWM, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    lat = model.train_latents(obs, actions)
+    return ((lat.pred - lat.target) ** 2).mean() + lat.emb.pow(2).mean()
+
+
+def grads_by_part(model: LeWM) -> dict[str, float]:
+    return {
+        name: sum(float(p.grad.abs().sum()) for p in part.parameters() if p.grad is not None)
+        for name, part in model.param_groups().items()
+    }
+
+
+def test_registered_factories_build_protocol_models() -> None:
+    """Every lewm size resolves through the registry and satisfies the WorldModel protocol."""
+    load_builtins()
+    for name in ("lewm_smoke", "lewm_cpu"):
+        model = MODELS.get(name)(WALL)
+        assert isinstance(model, LeWM) and isinstance(model, WorldModel)
+        assert set(model.TRAIN_DEFAULTS) >= {"optimizer", "lr", "weight_decay", "grad_clip", "reg"}
+        assert set(model.BUDGETS) == {"smoke", "default", "full"}
+    assert MODELS.get("lewm") is lewm
+    assert LeWM.TRAIN_DEFAULTS["reg"] == "sigreg:0.09" and LeWM.TRAIN_DEFAULTS["lr"] == 5e-5
+
+
+def test_reference_parameter_count_and_breakdown() -> None:
+    """The reference size counts 18.0 M (+-3%) parameters, split as in the published weights."""
+    counts = lewm(ROBOT).param_breakdown()
+    assert abs(counts["total"] / 18.0e6 - 1) < 0.03
+    expected = {"encoder": 5.5e6, "predictor": 10.8e6, "projector": 1.6e6, "action_encoder": 0.16e6}
+    for part, n in expected.items():
+        assert abs(counts[part] / n - 1) < 0.05, (part, counts[part])
+    assert sum(counts[p] for p in expected) == counts["total"]  # parts are disjoint and complete
+
+
+def test_reference_forward_backward_small_batch() -> None:
+    """Reference size on (2, 4, 3, 224, 224): shapes, finite outputs, gradients in every part."""
+    torch.manual_seed(0)
+    model = lewm(ROBOT).train()
+    obs, actions = torch.rand(2, 4, 3, 224, 224), torch.randn(2, 3, 30)
+    lat = model.train_latents(obs, actions)
+    assert lat.pred.shape == lat.target.shape == (2, 3, 192) and lat.emb.shape == (2, 4, 192)
+    assert model.repr_dim == 192 and torch.isfinite(lat.pred).all()
+    loss = ((lat.pred - lat.target) ** 2).mean() + lat.emb.pow(2).mean()
+    loss.backward()
+    grads = grads_by_part(model)
+    assert all(g > 0 for name, g in grads.items() if name != "action_encoder"), grads
+    assert grads["action_encoder"] == 0.0  # AdaLN-zero: actions are gated off at initialisation
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SIZES))
+def test_small_sizes_on_wall_door(name: str) -> None:
+    """Smoke and cpu sizes on wall_door windows: every protocol method gives the right shapes."""
+    torch.manual_seed(0)
+    model = SMALL_SIZES[name](WALL)
+    obs, actions = wall_batch(3)
+    lat = model.train_latents(obs, actions)
+    d = model.repr_dim
+    assert lat.pred.shape == lat.target.shape == (3, 16, d) and lat.emb.shape == (3, 17, d)
+    assert torch.isfinite(lat.pred).all() and torch.isfinite(lat.emb).all()
+    model.eval()
+    assert model.encode(obs).shape == (3, 17, d)
+    for k in (1, 3, 5):
+        assert model.predict(lat.emb[:, :k], actions[:, :k]).shape == (3, d)
+    assert model.rollout(obs[:, 0], actions).shape == (3, 17, d)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SIZES))
+def test_every_parameter_learns_after_one_step(name: str) -> None:
+    """After one optimizer step the gates open and every parameter tensor receives gradient."""
+    torch.manual_seed(0)
+    model = SMALL_SIZES[name](WALL).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    obs, actions = wall_batch(4)
+    loss_of(model, obs, actions).backward()
+    opt.step()
+    opt.zero_grad()
+    loss_of(model, obs, actions).backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead
+
+
+def test_smoke_forward_backward_is_fast() -> None:
+    """The smoke size does a wall_door forward+backward (B=4, T=17) in well under a second."""
+    import time
+
+    model = lewm_smoke(WALL).train()
+    obs, actions = wall_batch(4)
+    loss_of(model, obs, actions).backward()  # warm-up
+    start = time.perf_counter()
+    loss_of(model, obs, actions).backward()
+    assert time.perf_counter() - start < 0.5
+
+
+def test_adaln_zero_actions_have_no_effect_at_init_then_do() -> None:
+    """At init predict() ignores actions; one optimizer step later it depends on them."""
+    torch.manual_seed(0)
+    model = lewm_smoke(WALL)
+    obs, actions = wall_batch(4)
+    hist = torch.randn(4, 3, model.repr_dim)
+    a1, a2 = torch.randn(4, 3, 2), torch.randn(4, 3, 2) * 3
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.predict(hist, a1), model.predict(hist, a2))
+        assert torch.equal(model.rollout(obs[:, 0], actions), model.rollout(obs[:, 0], -actions))
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    loss_of(model, obs, actions).backward()
+    opt.step()
+    model.eval()
+    with torch.no_grad():
+        diff = (model.predict(hist, a1) - model.predict(hist, a2)).abs().max()
+    assert diff > 1e-5
+
+
+def test_nan_actions_count_as_zero() -> None:
+    """NaN actions (sequence ends) are treated as zero actions."""
+    model = activate_adaln(lewm_smoke(WALL)).eval()
+    hist, actions = torch.randn(2, 3, model.repr_dim), torch.randn(2, 3, 2)
+    actions[0, 1] = float("nan")
+    zeroed = actions.nan_to_num(0.0)
+    with torch.no_grad():
+        out = model.predict(hist, actions)
+        assert torch.isfinite(out).all() and torch.equal(out, model.predict(hist, zeroed))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SIZES))
+def test_prediction_for_step_t_ignores_later_frames(name: str) -> None:
+    """train_latents' prediction for step t is unchanged when frames/actions from t on change."""
+    model = activate_adaln(SMALL_SIZES[name](WALL)).eval()
+    obs, actions = wall_batch(2)
+    with torch.no_grad():
+        p1 = model.train_latents(obs, actions).pred  # p1[:, t - 1] predicts step t
+        for t in (2, 3, 9):  # inside the first window, at its edge, and a later sliding window
+            obs2, actions2 = wall_batch(2, seed=t)
+            obs2[:, :t], actions2[:, : t - 1] = obs[:, :t], actions[:, : t - 1]
+            p2 = model.train_latents(obs2, actions2).pred
+            torch.testing.assert_close(p1[:, : t - 1], p2[:, : t - 1], rtol=1e-5, atol=1e-5)
+            assert not torch.allclose(p1[:, t - 1 :], p2[:, t - 1 :])
+
+
+@settings(max_examples=12, deadline=None)
+@given(t=st.integers(2, 9), history=st.integers(1, 4), seed=st.integers(0, 1000))
+def test_teacher_forcing_matches_predict_windows(t: int, history: int, seed: int) -> None:
+    """Each training prediction equals predict() on the last history_size encoded frames."""
+    torch.manual_seed(seed)
+    spec = TaskSpec("wall_door", "test", (2, 65, 65), 2, t)
+    model = activate_adaln(lewm_smoke(spec, history_size=history), seed=seed).eval()
+    obs, actions = wall_batch(2, t, seed)
+    with torch.no_grad():
+        lat = model.train_latents(obs, actions)
+        for step in range(1, t):
+            lo = max(0, step - history)
+            want = model.predict(lat.emb[:, lo:step], actions[:, lo:step])
+            torch.testing.assert_close(lat.pred[:, step - 1], want, rtol=1e-4, atol=1e-5)
+
+
+def test_rollout_uses_only_first_frame_and_past_actions() -> None:
+    """rollout starts at encode(obs0), is its own recurrent predict loop, and ignores the future."""
+    model = activate_adaln(lewm_smoke(WALL)).eval()
+    obs, actions = wall_batch(2)
+    obs_other, _ = wall_batch(2, seed=5)
+    obs_other[:, 0] = obs[:, 0]  # same first frame, different later frames
+    with torch.no_grad():
+        roll = model.rollout(obs[:, 0], actions)
+        torch.testing.assert_close(roll, model.rollout(obs_other[:, 0], actions))
+        torch.testing.assert_close(roll[:, 0], model.encode(obs[:, :1])[:, 0])
+        zs = [roll[:, 0]]
+        for step in range(16):
+            lo = max(0, step + 1 - model.history_size)
+            zs.append(model.predict(torch.stack(zs[lo:], 1), actions[:, lo : step + 1]))
+        torch.testing.assert_close(roll, torch.stack(zs, 1), rtol=1e-5, atol=1e-5)
+        changed = actions.clone()
+        changed[:, 9:] += 1.0
+        roll2 = model.rollout(obs[:, 0], changed)
+    torch.testing.assert_close(roll[:, :10], roll2[:, :10])
+    assert not torch.allclose(roll[:, 10:], roll2[:, 10:])
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_SIZES))
+def test_bf16_autocast_is_finite_and_close_to_fp32(name: str) -> None:
+    """Under CPU bf16 autocast the forward is finite and within bf16 error of fp32."""
+    model = activate_adaln(SMALL_SIZES[name](WALL)).eval()
+    obs, actions = wall_batch(2)
+    with torch.no_grad():
+        ref = model.train_latents(obs, actions)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model.train_latents(obs, actions)
+    for a, b in ((ref.emb, low.emb), (ref.pred, low.pred)):
+        assert torch.isfinite(b).all()
+        assert float((a - b.float()).norm() / a.norm()) < 0.05
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        lat = model.train_latents(obs, actions)
+        loss = ((lat.pred.float() - lat.target.float()) ** 2).mean()
+    loss.backward()
+    assert torch.isfinite(loss) and all(
+        torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None
+    )
+
+
+def test_adapter_resizes_and_normalises() -> None:
+    """RGB frames use ImageNet statistics, other channel counts 0.5/0.5; any size is resized."""
+    rgb = ImageAdapter(3, 32)
+    frame = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1).expand(2, 3, 48, 80)
+    out = rgb(frame)
+    assert out.shape == (2, 3, 32, 32) and out.abs().max() < 1e-5
+    two = ImageAdapter(2, 65)
+    torch.testing.assert_close(two(torch.ones(1, 2, 65, 65)), torch.ones(1, 2, 65, 65))
+    custom = ImageAdapter(2, 65, mean=(0.1, 0.2), std=(0.5, 0.25))
+    torch.testing.assert_close(
+        custom(torch.full((1, 2, 65, 65), 0.2))[0, :, 0, 0], torch.tensor([0.2, 0.0])
+    )
+
+
+def test_param_groups_partition_the_model() -> None:
+    """param_groups names encoder/predictor/projector/action_encoder and covers every parameter."""
+    model = lewm_cpu(WALL)
+    groups = model.param_groups()
+    assert set(groups) == {"encoder", "predictor", "projector", "action_encoder"}
+    ids = [id(p) for m in groups.values() for p in m.parameters()]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    """Wrong channel counts, action sizes, NaN frames and bad stats are rejected with a message."""
+    model = lewm_smoke(WALL).eval()
+    obs, actions = wall_batch(2, 4)
+    with pytest.raises(ValueError, match="obs of shape"):
+        model.encode(torch.rand(2, 4, 3, 65, 65))
+    with pytest.raises(ValueError, match="actions of shape"):
+        model.train_latents(obs, torch.randn(2, 3, 5))
+    with pytest.raises(ValueError, match="actions of shape"):
+        model.train_latents(obs, torch.randn(2, 4, 2))
+    with pytest.raises(ValueError, match="history of shape"):
+        model.predict(torch.randn(2, 3, model.repr_dim + 1), torch.randn(2, 3, 2))
+    bad = obs.clone()
+    bad[0, 1, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        model.encode(bad)
+    with pytest.raises(ValueError, match="stats need 2 values"):
+        lewm_smoke(WALL, norm_mean=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="multiple of patch size"):
+        lewm_smoke(WALL, image_size=30)

@@ -1,0 +1,34 @@
+"""Every registered model: forward/backward on a small batch, shapes, finiteness, gradients."""
+
+import pytest
+import torch
+
+from jepa_bench.registry import MODELS, load_builtins
+from jepa_bench.regularizers.base import Objective
+from tests.helpers import WALL_DOOR_LIKE
+
+load_builtins()
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_forward_backward_shapes_and_finiteness(name):
+    """train_latents, encode and rollout have protocol shapes; loss and gradients are finite."""
+    torch.manual_seed(0)
+    model = MODELS.get(name)(WALL_DOOR_LIKE)
+    b, t = 2, 4
+    obs = torch.rand(b, t, *WALL_DOOR_LIKE.obs_shape)
+    act = torch.randn(b, t - 1, WALL_DOOR_LIKE.action_dim)
+    lat = model.train_latents(obs, act)
+    assert lat.pred.shape == lat.target.shape and lat.pred.shape[-1] == model.repr_dim
+    assert lat.emb.shape == (b, t, model.repr_dim)
+    loss = Objective([])(lat)["loss"]
+    loss.backward()
+    assert torch.isfinite(loss)
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    model.eval()
+    with torch.no_grad():
+        assert model.encode(obs).shape == (b, t, model.repr_dim)
+        z = model.rollout(obs[:, 0], act)
+    assert z.shape == (b, t, model.repr_dim) and torch.isfinite(z).all()
+    assert set(model.param_groups()) >= {"encoder", "predictor"}
