@@ -109,12 +109,16 @@ def main() -> None:
     ]
     print(f"Machine: {machine()}")
     print(f"Device: {device}; objective: {obj_name}; median of {args.repeats} steps")
-    print(f"Default path: fused SDPA{' + bf16 autocast' if device.type == 'cuda' else ''}; ")
+    print(f"Default path: fused SDPA{' + bf16 autocast' if device.type == 'cuda' else ''};")
     print("reference path: explicit softmax attention, float32.\n")
+    breakdowns = {name: factory(spec).param_breakdown() for name, factory, spec, _ in cases}
+    for name, counts in breakdowns.items():
+        print(f"{name} parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print()
     print("| model | params | batch (B x T x C x H x W) | path | s/step | samples/s | frames/s |")
     print("|---|---|---|---|---|---|---|")
     for name, factory, spec, batch in cases:
-        params = factory(spec).param_breakdown()["total"]
+        params = breakdowns[name]["total"]
         times = bench_case(factory, spec, batch, device, args.repeats, args.warmup, objective)
         shape = f"{batch} x {spec.seq_len} x " + " x ".join(map(str, spec.obs_shape))
         for path, sec in times.items():

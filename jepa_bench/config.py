@@ -21,7 +21,7 @@ class TrainConfig:
     weight_decay: float | None = None
     grad_clip: float | None = None
     warmup_frac: float | None = None
-    optimizer: Literal["adamw", "adam"] | None = None
+    optimizer: Literal["adamw", "adam", "sgd"] | None = None
     log_every: int = 10
     checkpoint_every: int = 0  # 0: only at the end (and on a non-finite loss, the last good one)
     max_minutes: float | None = (
@@ -29,6 +29,23 @@ class TrainConfig:
     )
     compile: bool = False
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+
+
+@dataclass
+class PlanConfig:
+    """Planning evaluation (CEM in latent space) on tasks with an interactive environment."""
+
+    episodes: int = 20  # per case: same-room and cross-room start/goal pairs
+    samples: int = 300  # CEM defaults follow LeWM's planner
+    iterations: int = 30
+    topk: int = 30
+    horizon: int = 8
+    replan_every: int = 4  # actions executed per planning call (receding horizon)
+    max_steps: int = 60
+    radius: float = 1.41  # success: final position within this many px of the goal (PLDM)
+    loose_radius: float = 4.0
+    objective: Literal["final", "mean"] = "final"
+    max_minutes: float | None = 20.0  # skip planning when the first episodes project longer
 
 
 @dataclass
@@ -41,6 +58,12 @@ class EvalConfig:
     probe_hidden: int = 256
     eval_untrained: bool = True
     max_eval_windows: int | None = None
+    planning: bool | None = None  # None: on for default/full budgets, off at smoke
+    plan: PlanConfig = field(default_factory=PlanConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.plan, dict):
+            self.plan = PlanConfig(**self.plan)
 
 
 @dataclass

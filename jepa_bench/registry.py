@@ -88,6 +88,10 @@ REGULARIZERS = Registry("regularizer")
 
 
 def load_builtins() -> None:
-    """Import the built-in model, task and regulariser modules so they register themselves."""
+    """Import the built-in model, task and regulariser modules so they register themselves.
+
+    Models of installed packages (entry point group ``jepa_bench.models``) are registered too.
+    """
     for module in ("jepa_bench.models", "jepa_bench.data.catalog", "jepa_bench.regularizers"):
         importlib.import_module(module)
+    importlib.import_module("jepa_bench.models.plugins").load_entry_points()

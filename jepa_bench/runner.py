@@ -21,7 +21,9 @@ import yaml
 from torch import nn
 
 from jepa_bench.config import BUDGETS, RunConfig
-from jepa_bench.registry import MODELS, TASKS, load_builtins
+from jepa_bench.models.check import check_model
+from jepa_bench.models.plugins import model_slug, resolve_model
+from jepa_bench.registry import TASKS, load_builtins
 from jepa_bench.regularizers.compose import build_objective
 from jepa_bench.train.loop import TrainSettings
 
@@ -95,7 +97,8 @@ def resolve_train(cfg: RunConfig, model: nn.Module) -> TrainSettings:
 
 def run_id_for(cfg: RunConfig) -> str:
     reg = re.sub(r"[^A-Za-z0-9_.+-]", "-", cfg.reg or "default")
-    return f"{cfg.task}__{cfg.model}__{reg}__s{cfg.seed}__{cfg.budget}__{cfg.hash()}"
+    model = model_slug(cfg.model)  # a plug-in "path/file.py:factory" is no file name
+    return f"{cfg.task}__{model}__{reg}__s{cfg.seed}__{cfg.budget}__{cfg.hash()}"
 
 
 def build(cfg: RunConfig) -> tuple[Any, nn.Module, Any]:
@@ -104,13 +107,14 @@ def build(cfg: RunConfig) -> tuple[Any, nn.Module, Any]:
     if cfg.budget not in BUDGETS:
         raise ValueError(f"unknown budget {cfg.budget!r}; choose one of {', '.join(BUDGETS)}")
     task_factory = TASKS.get(cfg.task)
-    model_factory = MODELS.get(cfg.model)
+    model_factory = resolve_model(cfg.model)
     task = task_factory(budget=cfg.budget, seed=cfg.seed, data_dir=cfg.data_dir, **cfg.task_kwargs)
     seed_everything(cfg.seed)
     model = model_factory(task.spec, **cfg.model_kwargs)
+    check_model(model, task.spec, name=cfg.model)  # a clear error before any training
     if cfg.reg is None:
         cfg.reg = str(model_defaults(model, cfg.budget).get("reg", "vicreg"))
-    objective = build_objective(cfg.reg)
+    objective = build_objective(cfg.reg, seed=cfg.seed)
     model = objective.transform_model(model)
     return task, model, objective
 
@@ -125,19 +129,23 @@ def execute_run(
     from jepa_bench.record.io import write_record
     from jepa_bench.record.schema import build_record
     from jepa_bench.regularizers.compose import describe_reg
+    from jepa_bench.train import distributed as ddp
     from jepa_bench.train.checkpoint import MODEL_FILE, file_sha256
     from jepa_bench.train.loop import train
 
     t_start = time.perf_counter()
     device = pick_device(cfg.device)
+    if ddp.init_from_env(device.type) and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     task, model, objective = build(cfg)
     data_s = time.perf_counter() - t_start
     settings = resolve_train(cfg, model)
     untrained = copy.deepcopy(model)  # same architecture and seed, never trained
 
     run_dir = Path(cfg.out) / run_id_for(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if ddp.is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     summary = train(
         model,
@@ -150,6 +158,8 @@ def execute_run(
         resume=cfg.resume,
         progress=progress,
     )
+    if not ddp.is_main():  # rank 0 evaluates and writes the record
+        return {}
     t_eval = time.perf_counter()
     trained_eval = evaluate(
         model, task, cfg.eval, device=device, seed=cfg.seed, budget=cfg.budget, progress=progress
@@ -177,7 +187,7 @@ def execute_run(
         run_id=run_dir.name,
         task={"name": task.spec.name, "version": task.spec.version, "details": task.describe()},
         model={"name": cfg.model, "params": param_counts(model)},
-        regularizer={"spec": cfg.reg, "resolved": describe_reg(cfg.reg)},
+        regularizer={"spec": cfg.reg, "resolved": describe_reg(cfg.reg, seed=cfg.seed)},
         seed=cfg.seed,
         budget=cfg.budget,
         config=cfg.to_dict(),

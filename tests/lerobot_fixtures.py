@@ -156,3 +156,13 @@ def break_codec(path: Path) -> None:
     for tag in (b"avc1", b"av01", b"hvc1", b"hev1"):
         data = data.replace(tag, b"zzzz")
     path.write_bytes(data)
+
+
+def assert_frames_match_sources(h5, key="pixels", camera=0, box=None):
+    """Every frame decodes to (episode_idx, step_idx, camera) of its row."""
+    ep, step = h5.episode_idx, h5.columns["step_idx"][:]
+    px = h5.columns[key][:]
+    got = [decode_identity(px[i], box) for i in range(len(px))]
+    want = [(int(e), int(s), camera) for e, s in zip(ep, step, strict=True)]
+    bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
+    assert not bad, f"{len(bad)} frames from the wrong source, first: {bad[:3]}"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from lerobot_fixtures import (
     CAMERAS,
+    assert_frames_match_sources,
     build_dataset,
-    decode_identity,
     edit_parquet,
     identity_frame,
     row_values,
@@ -30,16 +30,6 @@ def _opts(**kw) -> ConvertOptions:
 
 def _convert(root, out, **kw):
     return convert_lerobot(root, out, _opts(**kw), log=lambda line: None)
-
-
-def assert_frames_match_sources(h5, key="pixels", camera=0, box=None):
-    """Every frame decodes to (episode_idx, step_idx, camera) of its row."""
-    ep, step = h5.episode_idx, h5.columns["step_idx"][:]
-    px = h5.columns[key][:]
-    got = [decode_identity(px[i], box) for i in range(len(px))]
-    want = [(int(e), int(s), camera) for e, s in zip(ep, step, strict=True)]
-    bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
-    assert not bad, f"{len(bad)} frames from the wrong source, first: {bad[:3]}"
 
 
 @pytest.fixture(scope="module")

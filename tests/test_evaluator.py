@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -252,13 +253,16 @@ def test_nan_on_one_split_names_it():
     assert any("'far'" in m for m in result.details["messages"])
 
 
-def test_max_eval_windows_limits_eval_splits_only():
-    """max_eval_windows caps eval splits; the probe's train split stays whole."""
+def test_max_eval_windows_limits_latent_error_only():
+    """max_eval_windows caps the latent-error split; probe splits stay whole."""
     cfg = EvalConfig(probe_epochs=1, probe_batch_size=16, max_eval_windows=10)
-    result = run(PerfectModel(), cfg)
-    assert result.details["probes"]["loc"]["splits"]["normal"]["windows"] == 10
-    assert result.details["probes"]["loc"]["train_windows"] == 96
-    assert result.details["latent_error"]["windows"] == 10
+    limited = run(PerfectModel(), cfg)
+    whole = run(PerfectModel(), replace(cfg, max_eval_windows=None))
+    assert limited.details["latent_error"]["windows"] == 10
+    assert limited.details["probes"]["loc"]["splits"]["normal"]["windows"] == 48
+    assert limited.metrics["probe/normal"] == whole.metrics["probe/normal"]
+    first10 = np.std(DotTask().normal.x[:10], ddof=1)
+    assert limited.metrics["collapse/std_min"] == pytest.approx(first10, rel=1e-4)
 
 
 def test_bad_inputs_are_clear_errors():

@@ -19,7 +19,7 @@ from jepa_bench.leaderboard import (
     generate_tables,
     record_path,
 )
-from jepa_bench.record import load_record, write_record
+from jepa_bench.record import RecordError, load_record, write_record
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 GOLDEN = {  # generated file -> golden copy in tests/artifacts
@@ -125,15 +125,18 @@ def test_invalid_record_skipped_with_warning(tmp_path):
     assert "2 invalid record file(s) skipped" in (tmp_path / "README.md").read_text()
 
 
-def test_add_record_conflicts(tmp_path):
-    """Re-adding the same record is a no-op; a different record with the same run id is refused."""
+def test_add_record_replaces_a_rerun(tmp_path):
+    """A record with the same run id replaces the old one, unless overwrite=False says not to."""
     a, _ = fixed_records()
     path = add_record(tmp_path, a)
-    assert add_record(tmp_path, copy.deepcopy(a)) == path
+    assert add_record(tmp_path, copy.deepcopy(a), overwrite=False) == path  # identical: fine
     with pytest.raises(FileExistsError, match="different record"):
-        add_record(tmp_path, variant(a, a["run_id"], seed=7))
-    assert add_record(tmp_path, variant(a, a["run_id"], seed=7), overwrite=True) == path
+        add_record(tmp_path, variant(a, a["run_id"], seed=7), overwrite=False)
+    assert load_record(path)["seed"] == 0
+    assert add_record(tmp_path, variant(a, a["run_id"], seed=7)) == path
     assert load_record(path)["seed"] == 7
+    with pytest.raises(RecordError, match="budget: missing"):
+        add_record(tmp_path, {k: v for k, v in a.items() if k != "budget"})
 
 
 def test_check_detects_stale_tables(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from typing import Any
 
@@ -22,6 +23,31 @@ def _kv(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
             raise click.BadParameter(f"expected key=value, got {item!r}", param_hint=flag)
         out[key.strip()] = yaml.safe_load(value)
     return out
+
+
+def _relaunch_under_torchrun(nproc: int) -> None:
+    """Replace this process by ``torchrun --nproc_per_node N -m jepa_bench run <same args>``."""
+    args = sys.argv[1:]
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "jepa_bench",
+        *out,
+    ]
+    click.echo("launching: " + " ".join(cmd[1:]), err=True)
+    os.execv(sys.executable, cmd)
 
 
 def format_summary(record: dict[str, Any]) -> str:
@@ -136,6 +162,14 @@ def format_summary(record: dict[str, Any]) -> str:
     is_flag=True,
     help="Do not add the record to the leaderboard (smoke runs never are).",
 )
+@click.option(
+    "--nproc",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes for DDP training (relaunches itself under torchrun; gloo on CPU, "
+    "nccl on CUDA). --batch-size is then the global batch.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def run(**kw: Any) -> None:
     """Train MODEL on TASK, evaluate it beside an untrained twin, and record the result.
@@ -150,6 +184,8 @@ def run(**kw: Any) -> None:
       jepa-bench run -m convnext_mlp -t wall_door --reg sigreg:0.09 --seed 1
       jepa-bench run -m convnext_mlp_smoke -t wall_door --budget smoke
     """
+    if kw["nproc"] > 1 and "LOCAL_RANK" not in os.environ:
+        _relaunch_under_torchrun(kw["nproc"])
     from jepa_bench.registry import UnknownNameError
     from jepa_bench.runner import execute_run, load_config_file
     from jepa_bench.train.loop import NonFiniteLossError
@@ -181,6 +217,8 @@ def run(**kw: Any) -> None:
     except NonFiniteLossError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(3)
+    if not record:  # a non-zero rank of a distributed run
+        return
     click.echo("")
     click.echo(format_summary(record))
     click.echo(f"\nrun directory: {cfg.out}/{record['run_id']}")

@@ -17,7 +17,7 @@ from jepa_bench.convert.hdf5_writer import COMPRESSIONS
 from jepa_bench.convert.hub import resolve_source
 from jepa_bench.convert.layout import LAYOUT_VERSION, PIXELS, extra_camera_name
 from jepa_bench.convert.lerobot_meta import V3, EpisodeMeta, EpisodeRows, read_source
-from jepa_bench.convert.plan import CameraPlan, Plan
+from jepa_bench.convert.plan import CameraPlan, Plan, current_rss_mb
 from jepa_bench.convert.report import (
     POLICIES,
     ConversionError,
@@ -163,12 +163,13 @@ def _convert(root: Path, out: Path, opts: ConvertOptions, report: ConversionRepo
     keys = list(dict.fromkeys([opts.action_key, opts.proprio_key, opts.state_key]))
     for issue in validate_metadata(src, keys, cameras, opts.require_done, episodes):
         report.add(issue)
+    base_rss = current_rss_mb()
     video_issues, probes = probe_videos(src, episodes, cameras)
     for issue in video_issues:
         report.add(issue)
     drop, failing = resolve_policy(report.issues, opts.dirty_episode_policy)
     for issue in report.issues:
-        if issue.action in ("kept", "noted"):
+        if issue.action != "failed":
             log(f"{issue.action}: {issue.describe()}")
     if failing:
         raise DirtyDataError(failing)
@@ -178,6 +179,7 @@ def _convert(root: Path, out: Path, opts: ConvertOptions, report: ConversionRepo
         raise ConversionError("no episodes left to convert after dropping dirty ones")
     plan = _plan(src, keep, cameras, opts, probes, out)
     plan.dropped = sorted(drop)
+    plan.base_rss_mb = base_rss
     report.plan = plan.to_dict()
     for line in plan.describe(report.source, src.codebase_version, src.fps, out):
         log(line)

@@ -13,7 +13,11 @@ from jepa_bench.convert.video import Resizer, VideoProbe
 
 MiB = 2**20
 QUEUE_FRAMES = 8  # decoded frames waiting between the decode thread and the writer
-DECODER_FRAMES = 16  # reference and in-flight frames a decoder may hold (AV1 keeps up to 8 refs)
+# Decoder memory, calibrated on libdav1d at 480x640 (about 60 MiB whatever the thread count):
+# a fixed part plus frame pools of YUV 4:2:0 pictures.
+DECODER_FIXED_MB = 40.0
+DECODER_FRAMES = 32
+RUNTIME_MB = 5.0  # worker threads, progress bar
 
 
 def current_rss_mb() -> float:
@@ -47,6 +51,7 @@ class Plan:
     micro_batch: int
     compression: str
     dropped: list[int] = field(default_factory=list)
+    base_rss_mb: float = 0.0  # resident memory before any video was opened
 
     @property
     def n_frames(self) -> int:
@@ -62,12 +67,13 @@ class Plan:
         biggest_file = max(rows_per_file.values(), default=0)
         threads = decode_threads or 2
         memory = {
-            "process_now": current_rss_mb(),
+            "process_before_video": self.base_rss_mb or current_rss_mb(),
             "parquet_file": 3 * biggest_file * row_bytes / MiB,  # arrow table + numpy copies
             "chunk_buffers": self.micro_batch * sum(px) / MiB,
             "decode_queue": QUEUE_FRAMES * max(px) / MiB,
-            "decoder": (DECODER_FRAMES + threads) * src * 1.5 / MiB + src * 3 / MiB,
+            "decoder": DECODER_FIXED_MB + (DECODER_FRAMES + threads) * src * 1.5 / MiB,
             "hdf5": 2.0 * len(self.cameras) + 3 * self.micro_batch * max(px) / MiB,
+            "runtime": RUNTIME_MB,
         }
         return {
             "output_uncompressed_mb": n * (sum(px) + row_bytes) / MiB,
@@ -100,8 +106,9 @@ class Plan:
             f"built as {out.name}.tmp and renamed when complete"
         )
         lines.append(
-            f"  estimated peak memory: {est['peak_memory_mb']:.0f} MiB (process now "
-            f"{est['memory_process_now_mb']:.0f}, parquet {est['memory_parquet_file_mb']:.1f}, "
+            f"  estimated peak memory: {est['peak_memory_mb']:.0f} MiB (process "
+            f"{est['memory_process_before_video_mb']:.0f}, "
+            f"parquet {est['memory_parquet_file_mb']:.1f}, "
             f"buffers {est['memory_chunk_buffers_mb'] + est['memory_decode_queue_mb']:.1f}, "
             f"decoder {est['memory_decoder_mb']:.1f}, hdf5 {est['memory_hdf5_mb']:.1f})"
         )

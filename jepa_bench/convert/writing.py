@@ -122,14 +122,14 @@ def commit_all(
 ) -> None:
     """Validate and rename every sink, the main file last."""
     validate = _validator(report.frames_written, len(report.episodes_written))
+    hub = report.source.startswith("hf://datasets/")
+    repo_id = report.source.removeprefix("hf://datasets/").split("@")[0] if hub else ""
     for key in sorted(sinks, key=lambda k: k is None):
         cams = [c for c in plan.cameras if c.file == key]
         attrs = {
             "layout_version": layout_version,
             "source": report.source,
-            "source_repo_id": report.source.removeprefix("hf://datasets/")
-            if report.source.startswith("hf://")
-            else "",
+            "source_repo_id": repo_id,
             "source_split": "all" if opts.episodes is None else "selected",
             "source_camera_key": cams[0].key,
             "camera": cams[0].key,

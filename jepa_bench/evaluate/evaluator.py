@@ -14,8 +14,9 @@ It knows models only through ``WorldModel`` (``encode`` / ``rollout``) and tasks
 Probe heads train on every time step of every window of the suite's train split; a probe batch is
 ``EvalConfig.probe_batch_size`` windows and the learning rate is ``probe_lr * batch / 256``.
 A model whose outputs contain NaN gets NaN metrics and a message in ``details["messages"]``.
-``EvalConfig.max_eval_windows`` limits every eval split (never a probe's train split) to its first
-windows.
+``EvalConfig.max_eval_windows`` limits the split of the latent error and collapse statistics to
+its first windows (the encoder pass over every frame there is the costly part); probe splits are
+always used whole.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def _run_suite(
 
     multi = len(suite.evals) > 1
     for split, windows in suite.evals.items():
-        ev = cache.get(windows, suite.mode, split, cfg.max_eval_windows)
+        ev = cache.get(windows, suite.mode, split)
         y = ev.stacked_targets(suite.targets, f"{where} (split {split!r})")
         split_info: dict[str, Any] = {"windows": len(ev.z)}
         info["splits"][split] = split_info

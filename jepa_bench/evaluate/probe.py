@@ -71,6 +71,10 @@ class LatentCache:
         limit: int | None = None,
     ) -> SplitLatents:
         """Latents of ``windows`` (its first ``limit`` windows when given) in ``mode``."""
+        whole = self._cache.get((id(windows), mode, None))
+        if limit is not None and whole is not None:  # reuse the whole split's latents
+            full = whole[1]
+            return SplitLatents(full.z[:limit], {k: v[:limit] for k, v in full.targets.items()})
         key = (id(windows), mode, limit)
         if key not in self._cache:  # the WindowSet is kept so its id stays unique
             self._cache[key] = (windows, self._compute(windows, mode, name, limit))
@@ -91,16 +95,17 @@ class LatentCache:
         )
         for lo in bar:
             batch = windows.batch(np.arange(lo, min(lo + LATENT_BATCH, n)))
-            obs = torch.as_tensor(batch.obs, dtype=torch.float32, device=self.device)
+            b, t = batch.obs.shape[:2]
+            frames = batch.obs[:, :1] if mode == "rollout" else batch.obs  # rollout sees t=0 only
+            obs = torch.as_tensor(frames, dtype=torch.float32, device=self.device)
             act = torch.as_tensor(batch.actions, dtype=torch.float32, device=self.device)
-            # obs: (B, T, C, H, W); act: (B, T-1, A)
+            # obs: (B, T or 1, C, H, W); act: (B, T-1, A)
             if mode == "rollout":
                 z = self.model.rollout(obs[:, 0], act)
             elif mode == "encode":
                 z = self.model.encode(obs)
             else:
                 raise ValueError(f"unknown latent mode {mode!r} (expected 'rollout' or 'encode')")
-            b, t = obs.shape[:2]
             d = getattr(self.model, "repr_dim", None)
             if z.ndim != 3 or z.shape[:2] != (b, t) or (d is not None and z.shape[2] != d):
                 raise ValueError(

@@ -30,7 +30,7 @@ from jepa_bench.record.io import RecordError
     "to_add",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Copy this result record into the leaderboard first (repeatable).",
+    help="Copy this result record in first (repeatable); one with the same run id is replaced.",
 )
 @click.option(
     "--check",

@@ -22,6 +22,7 @@ from typing import Any
 
 from jepa_bench.record.hardware import hardware_short
 from jepa_bench.record.io import RecordError, atomic_write_text, dumps, load_record, write_record
+from jepa_bench.record.schema import validate_record
 
 RECORDS = "records"
 NOTE = (
@@ -41,20 +42,21 @@ def record_path(leaderboard_dir: str | Path, record: dict[str, Any]) -> Path:
 
 
 def add_record(
-    leaderboard_dir: str | Path, record: dict[str, Any] | str | Path, overwrite: bool = False
+    leaderboard_dir: str | Path, record: dict[str, Any] | str | Path, overwrite: bool = True
 ) -> Path:
     """Copy a record (a dict or a record file) into the leaderboard, atomically; returns its path.
 
-    An identical record already there is left alone; a different one with the same run id is an
-    error unless ``overwrite``.
+    A record with the same run id (a re-run of the same configuration) is replaced; with
+    ``overwrite=False`` replacing a different record is a ``FileExistsError`` instead.
     """
     if not isinstance(record, dict):
         record = load_record(record)
+    problems = validate_record(record)
+    if problems:
+        raise RecordError("cannot add an invalid record:\n  - " + "\n  - ".join(problems))
     dest = record_path(leaderboard_dir, record)
-    if dest.exists() and not overwrite:
-        if dest.read_text(encoding="utf-8") != dumps(record):
-            raise FileExistsError(f"{dest} already holds a different record with this run id")
-        return dest
+    if dest.exists() and not overwrite and dest.read_text(encoding="utf-8") != dumps(record):
+        raise FileExistsError(f"{dest} already holds a different record with this run id")
     write_record(dest, record)
     return dest
 

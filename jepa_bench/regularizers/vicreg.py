@@ -14,6 +14,7 @@ from torch import Tensor
 
 from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.registry import REGULARIZERS
+from jepa_bench.train.distributed import all_gather_cat
 from jepa_bench.regularizers.base import Regularizer, Schedule, prediction_mse
 
 
@@ -78,7 +79,8 @@ class VICReg(Regularizer):
         self.eps = float(eps)
 
     def terms(self, lat: TrainLatents, progress: float) -> dict[str, Tensor]:
-        z = lat.pred.reshape(-1, lat.pred.shape[-1])  # z: (B*T, D)
+        # z: (B*T, D); under DDP the statistics cover the global batch (see train.distributed)
+        z = all_gather_cat(lat.pred.reshape(-1, lat.pred.shape[-1]))
         w = self.weight(progress)
         return {
             "invariance": w * self.w_inv(progress) * prediction_mse(lat),

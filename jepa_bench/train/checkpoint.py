@@ -69,10 +69,18 @@ def save_train_state(
     sched: torch.optim.lr_scheduler.LRScheduler,
     np_rng: np.random.Generator,
     extra: dict[str, Any] | None = None,
+    objective: nn.Module | None = None,
 ) -> Path:
-    """Optimiser tensors + RNG + step, enough to resume bit-for-bit on the same machine."""
+    """Optimiser tensors + RNG + step (+ the objective's state, e.g. SIGReg's generator)."""
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {"rng/torch": torch.get_rng_state()}
+    if objective is not None:
+        for key, value in objective.state_dict().items():
+            if torch.is_tensor(value):
+                tensors[f"objective/{key}"] = value
+            elif isinstance(value, dict):  # extra state: one level of named tensors
+                for sub, v in value.items():
+                    tensors[f"objective_extra/{key}/{sub}"] = v
     scalars: dict[str, dict[str, Any]] = {}
     for pid, st in sd["state"].items():
         for name, value in st.items():
@@ -98,6 +106,7 @@ def load_train_state(
     opt: torch.optim.Optimizer,
     sched: torch.optim.lr_scheduler.LRScheduler,
     np_rng: np.random.Generator,
+    objective: nn.Module | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Restore what ``save_train_state`` wrote; returns (step, extra)."""
     from safetensors import safe_open
@@ -117,4 +126,13 @@ def load_train_state(
     sched.load_state_dict(json.loads(meta["scheduler"]))
     np_rng.bit_generator.state = json.loads(meta["np_rng"])
     torch.set_rng_state(tensors["rng/torch"])
+    if objective is not None:
+        obj_state: dict[str, Any] = {}
+        for key, value in tensors.items():
+            if key.startswith("objective/"):
+                obj_state[key[len("objective/") :]] = value
+            elif key.startswith("objective_extra/"):
+                name, sub = key[len("objective_extra/") :].rsplit("/", 1)
+                obj_state.setdefault(name, {})[sub] = value
+        objective.load_state_dict(obj_state)
     return int(meta["step"]), json.loads(meta.get("extra", "{}"))

@@ -24,8 +24,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from jepa_bench.data.base import Batch, WindowSet
+from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.train import checkpoint as ckpt
+from jepa_bench.train import distributed as ddp
 from jepa_bench.train.optim import build_optimizer, build_scheduler
 
 LOG_FILE = "train_log.jsonl"
@@ -81,7 +83,10 @@ def _prefetch(data: WindowSet, bs: int, seed: int, start: int, stop: int) -> Ite
             for step in range(start, stop):
                 if done.is_set():
                     return
-                q.put(data.batch(batch_order(len(data), bs, seed, step)))
+                idx = batch_order(len(data), bs, seed, step)
+                if ddp.is_distributed():  # this rank's contiguous share of the global batch
+                    idx = np.array_split(idx, ddp.world_size())[ddp.rank()]
+                q.put(data.batch(idx))
         except BaseException as exc:  # surfaced in the consumer
             q.put(exc)
 
@@ -97,6 +102,18 @@ def _prefetch(data: WindowSet, bs: int, seed: int, start: int, stop: int) -> Ite
         done.set()
         while not q.empty():
             q.get_nowait()
+
+
+def _mean_over_ranks(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Loss terms as floats, averaged over ranks (identical on every rank)."""
+    keys = list(terms)
+    vals = torch.stack([terms[k].detach().float() for k in keys])
+    if ddp.is_distributed():
+        import torch.distributed as dist
+
+        dist.all_reduce(vals)
+        vals = vals / ddp.world_size()
+    return dict(zip(keys, vals.tolist()))
 
 
 def autocast_for(device: torch.device, precision: str):
@@ -123,9 +140,18 @@ def train(
     resume: bool = False,
     progress: bool = True,
 ) -> TrainSummary:
-    """Train ``model`` in place; writes the log and checkpoints into ``run_dir``."""
+    """Train ``model`` in place; writes the log and checkpoints into ``run_dir``.
+
+    Under a torch.distributed process group (torchrun), ``settings.batch_size`` is the global
+    batch: each rank trains on its share, gradients are averaged by DDP, regularisers see global
+    statistics, and only rank 0 logs and writes checkpoints.
+    """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    main = ddp.is_main()
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if ddp.is_distributed():  # before the optimiser sees the parameters
+        ddp.convert_batchnorm(model)
     model.to(device).train()
     objective.to(device)
     opt = build_optimizer(model, settings.optimizer, settings.lr, settings.weight_decay)
@@ -134,10 +160,18 @@ def train(
     start = 0
     if resume and (run_dir / ckpt.STATE_FILE).exists():
         ckpt.load_model(model, run_dir / ckpt.MODEL_FILE)
-        start, _ = ckpt.load_train_state(run_dir, opt, sched, np_rng)
-    step_fn = torch.compile(model.train_latents) if settings.compile else model.train_latents
+        start, _ = ckpt.load_train_state(run_dir, opt, sched, np_rng, objective)
+    if ddp.is_distributed():
+        wrapped = torch.nn.parallel.DistributedDataParallel(ddp.TrainStep(model))
 
-    log = open(run_dir / LOG_FILE, "a" if start else "w")
+        def step_fn(obs: torch.Tensor, actions: torch.Tensor) -> TrainLatents:
+            return TrainLatents(*wrapped(obs, actions))
+
+    else:
+        step_fn = torch.compile(model.train_latents) if settings.compile else model.train_latents
+    progress = progress and main
+
+    log = open(run_dir / LOG_FILE, "a" if start else "w") if main else None
     t0 = time.perf_counter()
     samples = 0
     terms_f: dict[str, float] = {}
@@ -155,9 +189,10 @@ def train(
                 lat = step_fn(obs, actions)
                 terms = objective(lat, progress_frac)
             loss = terms["loss"]
-            terms_f = {k: float(v.detach()) for k, v in terms.items()}
+            terms_f = _mean_over_ranks(terms)
             if not math.isfinite(terms_f["loss"]):
-                ckpt.save_model(model, run_dir, step)  # weights are still those before this step
+                if main:  # the weights are still those before this step
+                    ckpt.save_model(model, run_dir, step)
                 bad = ", ".join(f"{k}={v}" for k, v in terms_f.items())
                 raise NonFiniteLossError(
                     f"non-finite loss at step {step} ({bad}); training stopped and the last good "
@@ -170,7 +205,7 @@ def train(
             sched.step()
             samples += len(batch)
             elapsed = time.perf_counter() - t0
-            if step % settings.log_every == 0 or step == settings.steps - 1:
+            if log and (step % settings.log_every == 0 or step == settings.steps - 1):
                 row = {"step": step, "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm)}
                 row.update(terms_f)
                 row.update(elapsed_s=round(elapsed, 3), samples_per_s=round(samples / elapsed, 3))
@@ -179,9 +214,9 @@ def train(
             bar.update(1)
             bar.set_postfix(loss=f"{terms_f['loss']:.4g}")
             every = settings.checkpoint_every
-            if every and (step + 1) % every == 0 and step + 1 < settings.steps:
+            if main and every and (step + 1) % every == 0 and step + 1 < settings.steps:
                 ckpt.save_model(model, run_dir, step + 1)
-                ckpt.save_train_state(run_dir, step + 1, opt, sched, np_rng)
+                ckpt.save_train_state(run_dir, step + 1, opt, sched, np_rng, objective=objective)
             if settings.max_minutes is not None and elapsed > 60 * settings.max_minutes:
                 stopped = (
                     f"wall-clock limit of {settings.max_minutes} min reached at step {step + 1}"
@@ -189,9 +224,11 @@ def train(
                 break
     finally:
         bar.close()
-        log.close()
+        if log:
+            log.close()
     done = step + 1 if settings.steps > start else start
-    ckpt.save_model(model, run_dir, done)
-    ckpt.save_train_state(run_dir, done, opt, sched, np_rng)
+    if main:
+        ckpt.save_model(model, run_dir, done)
+        ckpt.save_train_state(run_dir, done, opt, sched, np_rng, objective=objective)
     model.eval()
     return TrainSummary(done, time.perf_counter() - t0, samples, terms_f, stopped)

@@ -11,13 +11,15 @@ from torch import nn
 def build_optimizer(
     model: nn.Module, name: str, lr: float, weight_decay: float
 ) -> torch.optim.Optimizer:
-    """Adam or AdamW over the trainable parameters."""
+    """Adam, AdamW or SGD (momentum 0.9) over the trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; use 'adam' or 'adamw'")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; use 'adam', 'adamw' or 'sgd'")
 
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:

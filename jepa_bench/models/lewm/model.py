@@ -74,7 +74,6 @@ class LeWM(nn.Module):
         if history_size < 1:
             raise ValueError(f"history_size must be >= 1, got {history_size}")
         embed_dim = dim if embed_dim is None else embed_dim
-        self.spec = spec
         self.obs_shape = tuple(spec.obs_shape)
         self.action_dim = spec.action_dim
         self.history_size = history_size

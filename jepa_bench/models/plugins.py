@@ -1,0 +1,168 @@
+"""Resolve a ``--model`` name to a factory: registered, plugged in by path or module, or installed.
+
+A model name is one of:
+
+- a registered name (``convnext_mlp``; ``jepa-bench list models``);
+- ``path/to/file.py:factory``: the file is imported on its own (it need not be on ``sys.path``);
+  a relative path is resolved against the current directory;
+- ``package.module:factory``: an importable module (installed, or on ``PYTHONPATH``);
+- the name of an entry point of group ``jepa_bench.models`` of an installed package, declared in
+  its ``pyproject.toml`` as ``[project.entry-points."jepa_bench.models"]`` then
+  ``my_model = "my_pkg.models:make"``.
+
+A factory is called as ``factory(spec: TaskSpec, **model_kwargs)`` and returns a model that
+follows ``jepa_bench.models.protocol`` (see docs/models.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import re
+import sys
+import warnings
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from jepa_bench.registry import MODELS, UnknownNameError
+
+ENTRY_POINT_GROUP = "jepa_bench.models"
+PLUGIN_PACKAGE = "jepa_bench_plugins"  # prefix of the module names given to imported files
+_SIMPLE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_loaded_entry_points: dict[str, str] = {}  # entry point name -> its target, once registered
+
+
+class PluginError(ValueError):
+    """A plugged-in model that cannot be found or imported; the message says which and why."""
+
+
+def load_entry_points() -> list[str]:
+    """Register every ``jepa_bench.models`` entry point lazily in ``MODELS``; returns new names.
+
+    Calling it again registers only entry points not seen before. An entry point whose name is
+    already taken by a different model is skipped with a warning (the registered one wins).
+    """
+    added = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if _loaded_entry_points.get(ep.name) == ep.value:
+            continue
+        if ep.name in MODELS:
+            warnings.warn(
+                f"entry point {ep.name!r} = {ep.value!r} of group {ENTRY_POINT_GROUP!r} is "
+                "skipped: a model of that name is already registered",
+                stacklevel=2,
+            )
+            continue
+        target: Callable[..., Any] | str
+        if _SIMPLE_TARGET.match(ep.value):
+            target = ep.value  # imported on first use, like the built-in lazy entries
+        else:
+            target = _deferred(ep)
+        MODELS.add(ep.name, target, help=f"plug-in from entry point {ep.value}")
+        _loaded_entry_points[ep.name] = ep.value
+        added.append(ep.name)
+    return added
+
+
+def _deferred(ep: metadata.EntryPoint) -> Callable[..., Any]:
+    """A factory that loads ``ep`` when first called (for targets like ``pkg.mod:Cls.make``)."""
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        return ep.load()(*args, **kwargs)
+
+    factory.__doc__ = f"Entry point {ep.value}."
+    return factory
+
+
+def _get_attr(module: Any, dotted: str, where: str) -> Callable[..., Any]:
+    obj = module
+    for part in dotted.split("."):
+        if not hasattr(obj, part):
+            public = sorted(n for n in dir(module) if not n.startswith("_"))
+            raise PluginError(
+                f"{where} has no attribute {dotted!r}; it defines: {', '.join(public) or 'nothing'}"
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise PluginError(f"{where}:{dotted} is a {type(obj).__name__}, not a callable factory")
+    return obj
+
+
+def import_file(path: str | Path) -> Any:
+    """Import a Python file as a module (once per absolute path) without touching ``sys.path``."""
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise PluginError(
+            f"model file {str(path)!r} not found (relative paths are resolved against the current "
+            f"directory {Path.cwd()})"
+        )
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", file.stem)
+    name = f"{PLUGIN_PACKAGE}.{stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"{file} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and typing look the module up while it executes
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[name]
+        raise PluginError(f"importing model file {file} failed: {type(e).__name__}: {e}") from e
+    return module
+
+
+def _import_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and name.split(".")[0] == e.name.split(".")[0]:
+            raise PluginError(
+                f"module {name!r} not found: install its package, add its folder to PYTHONPATH, "
+                "or give the file instead (path/to/file.py:factory)"
+            ) from e
+        raise PluginError(f"importing module {name!r} failed: {e}") from e
+    except Exception as e:
+        raise PluginError(f"importing module {name!r} failed: {type(e).__name__}: {e}") from e
+
+
+def is_plugin_name(name: str) -> bool:
+    """Whether ``name`` is a ``file.py:factory`` or ``module:factory`` reference."""
+    return ":" in name and name not in MODELS
+
+
+def resolve_model(name: str) -> Callable[..., Any]:
+    """The factory for a registered name, an entry point, ``file.py:attr`` or ``module:attr``."""
+    if not isinstance(name, str) or not name.strip():
+        raise PluginError(f"a model name must be a non-empty string, got {name!r}")
+    if name not in MODELS:
+        load_entry_points()
+    if name in MODELS:
+        return MODELS.get(name)
+    if ":" not in name:
+        raise UnknownNameError(
+            MODELS.unknown_message(name)
+            + ". A model of your own: path/to/file.py:factory or package.module:factory"
+        )
+    target, _, attr = name.rpartition(":")  # rpartition: Windows paths contain ':' too
+    if not target or not attr:
+        raise PluginError(
+            f"bad model reference {name!r}: expected file.py:factory or module:factory"
+        )
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return _get_attr(import_file(target), attr, target)
+    return _get_attr(_import_module(target), attr, target)
+
+
+def model_slug(name: str) -> str:
+    """A file-name-safe form of a model name (``examples/tiny.py:make`` -> ``tiny.make``)."""
+    if is_plugin_name(name):
+        target, _, attr = name.rpartition(":")
+        stem = Path(target).stem if target.endswith(".py") else target
+        name = f"{stem}.{attr}"
+    return re.sub(r"[^A-Za-z0-9_.+-]", "-", name).strip("-.") or "model"

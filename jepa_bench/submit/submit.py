@@ -1,0 +1,248 @@
+"""``submit``: check a run's result record and add it, with its checkpoint, to the leaderboard.
+
+A submission is refused, with every reason, when the record is schema-invalid or incomplete, its
+checkpoint is missing, not safetensors or does not hash to the recorded sha256, its config hash is
+not ``RunConfig.from_dict(record["config"]).hash()`` (or disagrees with the run's config.yaml or
+the record's own task / model / seed / budget), its budget is ``smoke`` (unless allowed), or its
+task version is not the installed task's. Nothing is written to the leaderboard unless all pass.
+
+Leaderboard layout added here: ``checkpoints/<task>/<run_id>.safetensors`` beside ``records/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record
+from jepa_bench.submit.compare import strip_verification
+
+RESULT_FILE = "result.json"
+CONFIG_FILE = "config.yaml"
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_SUFFIX = ".safetensors"
+
+
+class SubmissionError(ValueError):
+    """A refused submission; ``reasons`` lists every problem found."""
+
+    def __init__(self, source: str | Path, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(f"{source}: refused:\n  - " + "\n  - ".join(reasons))
+
+
+@dataclass
+class Submission:
+    """What ``submit_run`` wrote."""
+
+    record: Path
+    checkpoint: Path | None
+    tables: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def leaderboard_checkpoint(leaderboard_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Where the leaderboard keeps a record's weights."""
+    task, run_id = record["task"]["name"], record["run_id"]
+    return Path(leaderboard_dir) / CHECKPOINTS / task / f"{run_id}{CHECKPOINT_SUFFIX}"
+
+
+def consistency_problems(record: dict[str, Any]) -> list[str]:
+    """Config hash and the record's own fields against its config (empty when consistent)."""
+    from jepa_bench.config import RunConfig
+
+    try:
+        cfg = RunConfig.from_dict(record["config"])
+    except (TypeError, ValueError) as e:
+        return [f"config: not a RunConfig ({e})"]
+    problems = []
+    if cfg.hash() != record["config_hash"]:
+        problems.append(
+            f"config_hash: the record says {record['config_hash']!r} but its config hashes to "
+            f"{cfg.hash()!r} (config or hash edited)"
+        )
+    pairs = (
+        ("seed", record["seed"], cfg.seed),
+        ("budget", record["budget"], cfg.budget),
+        ("model.name", record["model"]["name"], cfg.model),
+        ("task.name", record["task"]["name"], cfg.task),
+        ("regularizer.spec", record["regularizer"]["spec"], cfg.reg),
+    )
+    for name, value, in_config in pairs:
+        if value != in_config:
+            problems.append(f"{name}: {value!r} in the record but {in_config!r} in its config")
+    return problems
+
+
+def checkpoint_problems(path: Path, sha256: str) -> list[str]:
+    """A safetensors file whose header reads and whose hash is ``sha256`` (else the reasons)."""
+    if path.suffix != CHECKPOINT_SUFFIX:
+        return [f"checkpoint: {path.name} is not a {CHECKPOINT_SUFFIX} file (pickles are refused)"]
+    if not path.is_file():
+        return [f"checkpoint: {path} does not exist"]
+    actual = file_sha256(path)
+    if actual != sha256:
+        return [f"checkpoint: {path} has sha256 {actual}, the record says {sha256}"]
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            f.keys()
+    except Exception as e:  # a matching hash of a corrupt file: the run wrote it corrupt
+        return [f"checkpoint: {path} is not a readable safetensors file ({e})"]
+    return []
+
+
+def run_checkpoint(run_dir: Path, record: dict[str, Any]) -> Path | None:
+    """The checkpoint path the record names, inside ``run_dir`` (None when it escapes it)."""
+    path = (run_dir / record["checkpoint"]["path"]).resolve()
+    return path if path.is_relative_to(run_dir.resolve()) else None
+
+
+def task_problems(record: dict[str, Any], data_dir: str | None = None) -> list[str]:
+    """The recorded task version against the installed task's (building it reads no data)."""
+    from jepa_bench.registry import TASKS, UnknownNameError, load_builtins
+
+    load_builtins()
+    cfg = record["config"]
+    name = record["task"]["name"]
+    try:
+        task = TASKS.get(name)(
+            budget=record["budget"], seed=record["seed"], data_dir=data_dir,
+            **cfg.get("task_kwargs", {}),
+        )  # fmt: skip
+    except UnknownNameError as e:
+        return [f"task: {e}"]
+    except Exception as e:
+        return [f"task: cannot build task {name!r} to read its version ({type(e).__name__}: {e})"]
+    if task.spec.version != record["task"]["version"]:
+        return [
+            f"task.version: the run used {record['task']['version']!r} but the installed task "
+            f"{name!r} is {task.spec.version!r}; results of different versions are not comparable"
+        ]
+    return []
+
+
+def _config_file_problems(run_dir: Path, record: dict[str, Any]) -> list[str]:
+    import yaml
+
+    from jepa_bench.config import RunConfig
+
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return []
+    try:
+        theirs = RunConfig.from_dict(yaml.safe_load(path.read_text())).hash()
+    except Exception as e:
+        return [f"{CONFIG_FILE}: unreadable ({type(e).__name__}: {e})"]
+    if theirs != record["config_hash"]:
+        return [f"{CONFIG_FILE}: hashes to {theirs!r}, the record says {record['config_hash']!r}"]
+    return []
+
+
+def check_submission(
+    run_dir: str | Path, *, allow_smoke: bool = False, data_dir: str | None = None
+) -> tuple[dict[str, Any], Path]:
+    """The run's record and checkpoint path when submittable; else ``SubmissionError``."""
+    run_dir = Path(run_dir)
+    if run_dir.is_file():
+        run_dir = run_dir.parent
+    source = run_dir / RESULT_FILE
+    if not source.is_file():
+        raise SubmissionError(run_dir, [f"no {RESULT_FILE} in {run_dir} (not a run directory)"])
+    try:
+        record = load_record(source)
+    except (RecordError, OSError) as e:
+        raise SubmissionError(source, [f"schema: {e}"]) from None
+    reasons = []
+    if not record["metrics"]:
+        reasons.append("metrics: empty (an incomplete record)")
+    if record["budget"] == "smoke" and not allow_smoke:
+        reasons.append("budget: a smoke run is a test, not a result (--allow-smoke to submit it)")
+    reasons += consistency_problems(record)
+    reasons += _config_file_problems(run_dir, record)
+    checkpoint = None
+    if record["checkpoint"] is None:
+        reasons.append("checkpoint: the record names none")
+    else:
+        checkpoint = run_checkpoint(run_dir, record)
+        if checkpoint is None:
+            reasons.append(f"checkpoint: {record['checkpoint']['path']!r} is outside the run dir")
+        else:
+            reasons += checkpoint_problems(checkpoint, record["checkpoint"]["sha256"])
+    reasons += task_problems(record, data_dir)
+    if reasons:
+        raise SubmissionError(source, reasons)
+    assert checkpoint is not None
+    return record, checkpoint
+
+
+def _copy_atomic(src: Path, dest: Path, sha256: str) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        if file_sha256(Path(tmp)) != sha256:
+            raise OSError(f"copying {src} to {dest} changed its content")
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def submit_run(
+    run_dir: str | Path,
+    leaderboard_dir: str | Path = "leaderboard",
+    *,
+    allow_smoke: bool = False,
+    copy_checkpoint: bool = True,
+    data_dir: str | None = None,
+) -> Submission:
+    """Check a run (``check_submission``), then add its record and checkpoint; regenerate tables.
+
+    The leaderboard copy starts unverified (``jepa-bench verify`` marks it). A different record
+    already under the same run id is refused. On any failure nothing stays written.
+    """
+    from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
+
+    record, checkpoint = check_submission(run_dir, allow_smoke=allow_smoke, data_dir=data_dir)
+    notes = []
+    if record.get("verified") or "verification" in record:
+        notes.append("the run's own verified flag was reset: only the leaderboard copy is verified")
+    record = strip_verification(record)
+    dest = record_path(leaderboard_dir, record)
+    if dest.exists():
+        existing = strip_verification(load_record(dest))
+        if dumps(existing) != dumps(record):
+            raise SubmissionError(run_dir, [f"{dest} already holds a different record"])
+        notes.append(f"{dest} already holds this record; left as it is")
+    ckpt_dest = leaderboard_checkpoint(leaderboard_dir, record) if copy_checkpoint else None
+    sha = record["checkpoint"]["sha256"]
+    if ckpt_dest is not None and ckpt_dest.exists() and file_sha256(ckpt_dest) != sha:
+        raise SubmissionError(run_dir, [f"{ckpt_dest} already holds different weights"])
+
+    written: list[Path] = []
+    try:
+        if ckpt_dest is not None and not ckpt_dest.exists():
+            _copy_atomic(checkpoint, ckpt_dest, sha)
+            written.append(ckpt_dest)
+        if not dest.exists():
+            add_record(leaderboard_dir, record)
+            written.append(dest)
+        tables = generate_tables(leaderboard_dir)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if dest in written:
+            try:  # tables as the remaining records give them
+                generate_tables(leaderboard_dir)
+            except Exception:
+                pass  # the original error is the one to report
+        raise
+    return Submission(dest, ckpt_dest, tables, notes)

@@ -1,0 +1,241 @@
+"""``verify``: reload a record's checkpoint, re-run its evaluation, compare every metric.
+
+The record's config is rebuilt exactly (``RunConfig.from_dict(record["config"])``, whose hash must
+be the recorded one), the checkpoint's sha256 is checked *before* it is loaded, and the evaluator
+runs with the recorded seed, budget and evaluation settings on the installed task, whose version
+must be the recorded one. The untrained twin (same architecture and seed) is re-evaluated too.
+
+Outcomes: ``passed`` (every metric within tolerance), ``failed`` (a metric off, a hash mismatch,
+weights that do not fit the model) and ``error`` (nothing to compare: no checkpoint here, another
+task version installed, a model that cannot be built).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from jepa_bench.record.io import load_record
+from jepa_bench.submit.compare import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    UNTRAINED_PREFIX,
+    MetricCheck,
+    compare_metrics,
+    strip_verification,
+)
+from jepa_bench.submit.submit import (
+    RESULT_FILE,
+    checkpoint_problems,
+    consistency_problems,
+    leaderboard_checkpoint,
+    run_checkpoint,
+)
+
+Status = Literal["passed", "failed", "error"]
+RULE = "|recomputed - recorded| <= atol + rtol * |recorded|; NaN matches only NaN"
+
+
+@dataclass
+class Verification:
+    """The outcome of ``verify_record``; ``block`` is what the leaderboard copy stores."""
+
+    record_file: Path
+    record: dict[str, Any]
+    status: Status
+    problems: list[str] = field(default_factory=list)
+    checks: list[MetricCheck] = field(default_factory=list)
+    checkpoint: Path | None = None
+    block: dict[str, Any] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def record_file_of(path: str | Path) -> Path:
+    """A run directory's result.json, or the record file itself."""
+    path = Path(path)
+    return path / RESULT_FILE if path.is_dir() else path
+
+
+def leaderboard_root(record_file: Path, record: dict[str, Any]) -> Path | None:
+    """The leaderboard directory a record file lives in (``records/<task>/<run_id>.json``)."""
+    from jepa_bench.leaderboard.tables import RECORDS
+
+    parent = record_file.resolve().parent
+    if (
+        parent.parent.name == RECORDS
+        and parent.name == record["task"]["name"]
+        and record_file.stem == record["run_id"]
+    ):
+        return parent.parent.parent
+    return None
+
+
+def locate_checkpoint(
+    record: dict[str, Any], record_file: Path, explicit: str | Path | None = None
+) -> Path | None:
+    """``explicit``, else the run directory's file, else the leaderboard's copy (None: none)."""
+    if explicit is not None:
+        return Path(explicit)
+    if record["checkpoint"] is None:
+        return None
+    root = leaderboard_root(record_file, record)
+    if root is not None:
+        return leaderboard_checkpoint(root, record)
+    return run_checkpoint(record_file.parent, record)
+
+
+def _recompute(
+    record: dict[str, Any],
+    checkpoint: Path,
+    device: str,
+    data_dir: str | None,
+    untrained: bool,
+    progress: bool,
+) -> tuple[Status | None, list[str], dict[str, float], dict[str, float] | None, str]:
+    """(status if it stops early, problems, metrics, untrained metrics, device used)."""
+    from jepa_bench.config import RunConfig
+    from jepa_bench.evaluate.evaluator import evaluate
+    from jepa_bench.runner import build, pick_device
+    from jepa_bench.train.checkpoint import load_model
+
+    cfg = RunConfig.from_dict(record["config"])
+    recorded = cfg.data_dir  # reused when it exists here; the data are the same either way
+    cfg.data_dir = data_dir or (recorded if recorded and Path(recorded).is_dir() else None)
+    cfg.device = device
+    try:
+        dev = pick_device(device)
+        task, model, _ = build(cfg)
+    except Exception as e:
+        return "error", [f"cannot rebuild the run: {type(e).__name__}: {e}"], {}, None, device
+    if task.spec.version != record["task"]["version"]:
+        return "error", [
+            f"task.version: the run used {record['task']['version']!r}, the installed task is "
+            f"{task.spec.version!r}; verify with the jepa-bench version that made the record"
+        ], {}, None, str(dev)  # fmt: skip
+    twin = copy.deepcopy(model) if untrained else None  # built from the same seed, never trained
+    try:
+        load_model(model, checkpoint)
+    except Exception as e:
+        return "failed", [f"checkpoint: weights do not fit the model ({e})"], {}, None, str(dev)
+    kw = dict(device=dev, seed=cfg.seed, budget=cfg.budget, progress=progress)
+    metrics = evaluate(model.to(dev), task, cfg.eval, **kw).metrics
+    twin_metrics = evaluate(twin.to(dev), task, cfg.eval, **kw).metrics if twin else None
+    return None, [], metrics, twin_metrics, str(dev)
+
+
+def _block(result: Verification, rtol: float, atol: float, device: str) -> dict[str, Any]:
+    from jepa_bench import __version__
+    from jepa_bench.record.hardware import hardware_info, hardware_short
+
+    return {
+        "verified": result.passed,
+        "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "tolerance": {"rtol": rtol, "atol": atol, "rule": RULE},
+        "device": device,
+        "hardware": hardware_short(hardware_info(device if device != "auto" else None)),
+        "jepa_bench_version": __version__,
+        "checkpoint_sha256": (result.record["checkpoint"] or {}).get("sha256"),
+        "config_hash": result.record["config_hash"],
+        "metrics": {c.name: c.to_dict() for c in result.checks},
+        "problems": list(result.problems),
+    }
+
+
+def verify_record(
+    path: str | Path,
+    *,
+    checkpoint: str | Path | None = None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    device: str = "auto",
+    data_dir: str | None = None,
+    untrained: bool = True,
+    progress: bool = False,
+) -> Verification:
+    """Re-evaluate the record at ``path`` (a record file or run directory) and compare."""
+    if not (rtol >= 0 and atol >= 0):
+        raise ValueError(f"tolerances must be >= 0, got rtol={rtol}, atol={atol}")
+    record_file = record_file_of(path)
+    record = load_record(record_file)  # RecordError names the file and every problem
+    result = Verification(record_file, record, "failed")
+    result.problems += consistency_problems(record)
+    ckpt = locate_checkpoint(record, record_file, checkpoint)
+    result.checkpoint = ckpt
+    if ckpt is None or not ckpt.is_file():
+        where = "the record names none" if record["checkpoint"] is None else f"{ckpt} not found"
+        result.status = "error"
+        result.problems.append(f"checkpoint: {where}; pass --checkpoint PATH")
+        return result
+    result.problems += checkpoint_problems(ckpt, record["checkpoint"]["sha256"])
+    if result.problems:  # never load weights that are not the recorded ones
+        result.block = _block(result, rtol, atol, device)
+        return result
+    want_twin = untrained and bool(record.get("untrained_metrics"))
+    status, problems, metrics, twin, used = _recompute(
+        record, ckpt, device, data_dir, want_twin, progress
+    )
+    result.problems += problems
+    if status is not None:
+        result.status = status
+        result.block = _block(result, rtol, atol, used) if status == "failed" else None
+        return result
+    result.checks = compare_metrics(record["metrics"], metrics, rtol, atol)
+    if twin is not None:
+        result.checks += compare_metrics(
+            record["untrained_metrics"], twin, rtol, atol, prefix=UNTRAINED_PREFIX
+        )
+    result.status = "passed" if all(c.passed for c in result.checks) else "failed"
+    result.block = _block(result, rtol, atol, used)
+    return result
+
+
+def mark_leaderboard(result: Verification, leaderboard_dir: str | Path | None = None) -> Path:
+    """Store the outcome in the leaderboard copy of the record and regenerate the tables.
+
+    ``leaderboard_dir`` defaults to the one the record file lives in. The copy there must be the
+    verified record (apart from an earlier verification).
+    """
+    from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
+
+    if result.block is None:
+        raise ValueError("nothing to store: the record could not be verified here")
+    root = leaderboard_dir or leaderboard_root(result.record_file, result.record)
+    if root is None:
+        raise ValueError(f"{result.record_file} is not in a leaderboard; name the leaderboard dir")
+    dest = record_path(root, result.record)
+    if not dest.is_file():
+        raise FileNotFoundError(f"{dest} does not exist: submit the run first (jepa-bench submit)")
+    from jepa_bench.record.io import dumps
+
+    base = strip_verification(result.record)
+    if dumps(strip_verification(load_record(dest))) != dumps(base):
+        raise ValueError(f"{dest} holds a different record than {result.record_file}")
+    updated = {**base, "verified": result.passed, "verification": result.block}
+    add_record(root, updated, overwrite=True)
+    generate_tables(root)
+    return dest
+
+
+def _num(v: float | None) -> str:
+    return "missing" if v is None else f"{v:.6g}"
+
+
+def format_checks(result: Verification) -> str:
+    """A fixed-width table: metric | recorded | recomputed | |diff| | pass."""
+    rows = [("metric", "recorded", "recomputed", "|diff|", "pass")]
+    for c in result.checks:
+        diff = c.abs_diff
+        rows.append((
+            c.name, _num(c.recorded), _num(c.recomputed),
+            "-" if diff != diff else f"{diff:.3g}", "yes" if c.passed else "NO",
+        ))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
