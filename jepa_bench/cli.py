@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ablate": ("jepa_bench.commands.ablate:ablate", "Run regulariser x seed grids; mean +- std."),
     "convert": ("jepa_bench.convert.cli:convert", "Convert a LeRobot dataset to HDF5."),
     "inspect": ("jepa_bench.convert.cli:inspect", "Validate and summarise an HDF5 dataset."),
+    "plan": ("jepa_bench.planning.cli:plan", "Plan with a run's model (CEM); success rates."),
     "submit": ("jepa_bench.submit.cli:submit", "Check a run and add it to the leaderboard."),
     "verify": ("jepa_bench.submit.cli:verify", "Re-evaluate a record; compare every metric."),
 }

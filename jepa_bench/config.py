@@ -41,7 +41,7 @@ class PlanConfig:
     topk: int = 30
     horizon: int = 8
     replan_every: int = 4  # actions executed per planning call (receding horizon)
-    max_steps: int = 60
+    max_steps: int = 40  # enough for 25 px same-room and 40 px cross-room paths at <= 1.8 px
     radius: float = 1.41  # success: final position within this many px of the goal (PLDM)
     loose_radius: float = 4.0
     objective: Literal["final", "mean"] = "final"

@@ -95,7 +95,28 @@ def resolve_train(cfg: RunConfig, model: nn.Module) -> TrainSettings:
     )
 
 
+#: Budget defaults of the evaluator (probe scores always use whole splits; this caps only the
+#: windows whose every frame is encoded for latent error and collapse statistics).
+EVAL_BUDGET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "smoke": dict(max_eval_windows=32),
+    "default": dict(max_eval_windows=128),
+    "full": dict(max_eval_windows=None),
+}
+
+
+def resolve_eval(cfg: RunConfig) -> None:
+    """Fill unset evaluator fields from the budget's defaults (in place, so they are dumped)."""
+    for key, value in EVAL_BUDGET_DEFAULTS[cfg.budget].items():
+        if getattr(cfg.eval, key) is None:
+            setattr(cfg.eval, key, value)
+
+
 def run_id_for(cfg: RunConfig) -> str:
+    """The run directory name: readable parts + the hash of the config AS REQUESTED.
+
+    Call it before ``build``/``resolve_*`` fill in defaults, so the same request always maps to
+    the same directory (this is what makes ablations resumable).
+    """
     reg = re.sub(r"[^A-Za-z0-9_.+-]", "-", cfg.reg or "default")
     model = model_slug(cfg.model)  # a plug-in "path/file.py:factory" is no file name
     return f"{cfg.task}__{model}__{reg}__s{cfg.seed}__{cfg.budget}__{cfg.hash()}"
@@ -134,15 +155,17 @@ def execute_run(
     from jepa_bench.train.loop import train
 
     t_start = time.perf_counter()
+    run_id = run_id_for(cfg)  # from the request, before defaults are filled in
     device = pick_device(cfg.device)
     if ddp.init_from_env(device.type) and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
     task, model, objective = build(cfg)
     data_s = time.perf_counter() - t_start
     settings = resolve_train(cfg, model)
+    resolve_eval(cfg)
     untrained = copy.deepcopy(model)  # same architecture and seed, never trained
 
-    run_dir = Path(cfg.out) / run_id_for(cfg)
+    run_dir = Path(cfg.out) / run_id
     if ddp.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

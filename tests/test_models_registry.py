@@ -1,20 +1,29 @@
-"""Every registered model: forward/backward on a small batch, shapes, finiteness, gradients."""
+"""Every registered model: forward/backward on a small batch, shapes, finiteness, gradients.
+
+Plugged-in models (entry points of installed packages, and the example model of examples/ by file
+path) are tested the same way.
+"""
+
+from pathlib import Path
 
 import pytest
 import torch
 
+from jepa_bench.models.plugins import resolve_model
 from jepa_bench.registry import MODELS, load_builtins
 from jepa_bench.regularizers.base import Objective
 from tests.helpers import WALL_DOOR_LIKE
 
 load_builtins()
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tiny_conv_gru.py"
+PLUGGED = {"example:tiny_conv_gru": f"{EXAMPLE}:tiny_conv_gru"}  # test id -> model reference
 
 
-@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("name", MODELS.names() + list(PLUGGED))
 def test_forward_backward_shapes_and_finiteness(name):
     """train_latents, encode and rollout have protocol shapes; loss and gradients are finite."""
     torch.manual_seed(0)
-    model = MODELS.get(name)(WALL_DOOR_LIKE)
+    model = resolve_model(PLUGGED.get(name, name))(WALL_DOOR_LIKE)
     b, t = 2, 4
     obs = torch.rand(b, t, *WALL_DOOR_LIKE.obs_shape)
     act = torch.randn(b, t - 1, WALL_DOOR_LIKE.action_dim)

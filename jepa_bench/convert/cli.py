@@ -122,7 +122,7 @@ def convert(source: str, out: Path, **kw: object) -> None:
 def inspect(file: Path, as_json: bool, deep: bool, strict: bool) -> None:
     """Validate and summarise a LeWM-layout HDF5 file (ours, per-camera, stable-worldmodel)."""
     try:
-        h5 = open_lewm_h5(file)
+        h5 = open_lewm_h5(file, cache_mb=0)  # every chunk is read at most once
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     with h5:

@@ -13,9 +13,9 @@ from jepa_bench.convert.video import Resizer, VideoProbe
 
 MiB = 2**20
 QUEUE_FRAMES = 8  # decoded frames waiting between the decode thread and the writer
-# Decoder memory, calibrated on libdav1d at 480x640 (about 60 MiB whatever the thread count):
-# a fixed part plus frame pools of YUV 4:2:0 pictures.
-DECODER_FIXED_MB = 40.0
+# Decoder memory beyond what opening the video headers already took, calibrated on libdav1d at
+# 480x640: a fixed part plus pools of YUV 4:2:0 pictures.
+DECODER_FIXED_MB = 15.0
 DECODER_FRAMES = 32
 RUNTIME_MB = 5.0  # worker threads, progress bar
 
@@ -72,7 +72,7 @@ class Plan:
             "chunk_buffers": self.micro_batch * sum(px) / MiB,
             "decode_queue": QUEUE_FRAMES * max(px) / MiB,
             "decoder": DECODER_FIXED_MB + (DECODER_FRAMES + threads) * src * 1.5 / MiB,
-            "hdf5": 2.0 * len(self.cameras) + 3 * self.micro_batch * max(px) / MiB,
+            "hdf5": 2.0 * len(self.cameras) + self.micro_batch * max(px) / MiB,  # filter buffer
             "runtime": RUNTIME_MB,
         }
         return {

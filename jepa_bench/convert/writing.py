@@ -98,7 +98,7 @@ def write_columns(
 
 def _validator(expected_rows: int, expected_eps: int):
     def validate(path: Path) -> None:
-        with open_lewm_h5(path) as h5:
+        with open_lewm_h5(path, cache_mb=0) as h5:  # a chunk cache would only hold memory
             result = check_lewm_h5(h5)
             if h5.n_rows != expected_rows or h5.n_episodes != expected_eps:
                 result.errors.append(

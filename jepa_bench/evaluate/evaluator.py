@@ -9,7 +9,9 @@ It knows models only through ``WorldModel`` (``encode`` / ``rollout``) and tasks
 - ``latent_error/{mean,final}`` and ``latent_error_rel/{mean,final}`` on the first eval split of
   the first suite;
 - ``collapse/{std_min,std_mean,effective_rank,top_pc_share,collapsed}`` on that split's encoded
-  latents.
+  latents;
+- ``plan/...`` (``jepa_bench.planning.evaluate``) when the task has ``planning_env()`` and
+  ``EvalConfig.planning`` is on (default: every budget but smoke).
 
 Probe heads train on every time step of every window of the suite's train split; a probe batch is
 ``EvalConfig.probe_batch_size`` windows and the learning rate is ``probe_lr * batch / 256``.
@@ -276,6 +278,31 @@ def _dynamics(suite: ProbeSuite, cache: LatentCache, cfg: EvalConfig, res: EvalR
     col["message"] = message
 
 
+def planning_on(cfg: EvalConfig, budget: str) -> bool:
+    """``cfg.planning``, or on for every budget but smoke."""
+    return cfg.planning if cfg.planning is not None else budget != "smoke"
+
+
+def _planning(
+    model: nn.Module,
+    task: Any,
+    cfg: EvalConfig,
+    device: torch.device,
+    seed: int,
+    progress: bool,
+    res: EvalResult,
+) -> None:
+    """``plan/...`` metrics from CEM planning in the task's interactive environment."""
+    from jepa_bench.planning.evaluate import plan_eval  # only tasks with an environment
+
+    out = plan_eval(model, cfg.plan, device, seed, progress=progress, env_factory=task.planning_env)
+    for key, value in out["metrics"].items():
+        res.add(key, value, higher_is_better=out["higher_is_better"][key])
+    for message in out["details"].get("messages", []):
+        res.note(message)
+    res.details["planning"] = out["details"]
+
+
 def evaluate(
     model: WorldModel,
     task: Task,
@@ -307,5 +334,7 @@ def evaluate(
             suite_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
             _run_suite(suite, cache, cfg, epochs, suite_seed, device, progress, res)
         _dynamics(suites[0], cache, cfg, res)
+        if planning_on(cfg, budget) and hasattr(task, "planning_env"):
+            _planning(model, task, cfg, device, seed, progress, res)
     res.seconds = time.perf_counter() - start
     return res

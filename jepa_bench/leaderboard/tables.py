@@ -5,6 +5,7 @@ Layout of a leaderboard directory::
     records/<task>/<run_id>.json    one result record per run (see docs/results.md)
     <task>__<version>.md / .csv     one table per task and task version (generated)
     README.md                       index of the tables (generated)
+    plots/<task>__<version>_params_vs_probe.svg   parameters vs probe error (generated)
 
 Rows are sorted by the task's main metric: the first ``probe/`` metric. Invalid records are
 skipped with a ``LeaderboardWarning`` naming the file.
@@ -23,6 +24,7 @@ from typing import Any
 from jepa_bench.record.hardware import hardware_short
 from jepa_bench.record.io import RecordError, atomic_write_text, dumps, load_record, write_record
 from jepa_bench.record.schema import validate_record
+from jepa_bench.submit.compare import is_verified
 
 RECORDS = "records"
 NOTE = (
@@ -138,7 +140,7 @@ def _rows(records: list[dict[str, Any]], metrics: list[str], mains: list[str]) -
             hardware=hardware_short(rec["hardware"]),
             budget=rec["budget"],
             seed=rec["seed"],
-            verified=bool(rec["verified"]),
+            verified=is_verified(rec),  # the flag backed by a matching verification block
             run_id=rec["run_id"],
         )
         rows.append(row)
@@ -262,7 +264,9 @@ def generate_tables(leaderboard_dir: str | Path) -> list[Path]:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic_write_text(path, text)
         out.append(path)
-    return out
+    from jepa_bench.leaderboard.plot import write_plots  # imports matplotlib when it draws
+
+    return out + write_plots(root, load_records(root)[0])
 
 
 def check_tables(leaderboard_dir: str | Path) -> list[str]:

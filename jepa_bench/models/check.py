@@ -172,11 +172,8 @@ def _check_param_groups(model: nn.Module, problems: list[str]) -> None:
 def check_model(model: Any, spec: TaskSpec, name: str = "model") -> None:
     """Raise ``ModelCheckError`` unless ``model`` follows the protocol on ``spec``'s shapes."""
     if not isinstance(model, nn.Module):
-        raise ModelCheckError(
-            name,
-            spec.name,
-            [f"the factory returned a {type(model).__name__}, not a torch.nn.Module"],
-        )
+        kind = type(model).__name__
+        raise ModelCheckError(name, spec.name, [f"the factory returned {kind}, not an nn.Module"])
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     modes = [(m, m.training) for m in model.modules()]

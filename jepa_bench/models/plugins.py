@@ -32,7 +32,7 @@ from jepa_bench.registry import MODELS, UnknownNameError
 ENTRY_POINT_GROUP = "jepa_bench.models"
 PLUGIN_PACKAGE = "jepa_bench_plugins"  # prefix of the module names given to imported files
 _SIMPLE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_loaded_entry_points: dict[str, str] = {}  # entry point name -> its target, once registered
+_loaded_entry_points: dict[str, str] = {}  # entry point name -> target, once registered or skipped
 
 
 class PluginError(ValueError):
@@ -50,6 +50,7 @@ def load_entry_points() -> list[str]:
         if _loaded_entry_points.get(ep.name) == ep.value:
             continue
         if ep.name in MODELS:
+            _loaded_entry_points[ep.name] = ep.value  # warn once
             warnings.warn(
                 f"entry point {ep.name!r} = {ep.value!r} of group {ENTRY_POINT_GROUP!r} is "
                 "skipped: a model of that name is already registered",

@@ -156,7 +156,7 @@ class LatentPlanner:
         return self.model.encode(frames.to(self.device, torch.float32).unsqueeze(0))[0]
 
     def cost_fn(self, z_ctx: Tensor, a_ctx: Tensor, z_goal: Tensor) -> CostFn:
-        """The planning energy of candidate sequences from context (K, D), (K-1, A) to z_goal (D,)."""
+        """Planning energy of candidates after context (K, D), (K-1, A), toward z_goal (D,)."""
 
         def cost(cand: Tensor) -> Tensor:
             z = latent_rollout(self.model, z_ctx, a_ctx, cand, self.history)  # (N, H, D)

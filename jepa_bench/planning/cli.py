@@ -41,6 +41,26 @@ def load_run(run_dir: Path) -> tuple[Any, Any, Any]:
     return cfg, task, model
 
 
+def check_checkpoint(record_path: Path, weights: Path) -> None:
+    """Refuse to annotate a record whose checkpoint is not the weights being planned with."""
+    from jepa_bench.record.io import RecordError, file_sha256, load_record
+
+    try:
+        record = load_record(record_path)
+    except RecordError as e:
+        raise click.ClickException(str(e)) from e
+    if not weights.is_file():
+        raise click.ClickException(
+            f"{weights.parent} is not a run directory: {weights.name} is missing"
+        )
+    expected = (record.get("checkpoint") or {}).get("sha256")
+    if expected is not None and expected != file_sha256(weights):
+        raise click.ClickException(
+            f"{weights} does not match the checkpoint recorded in {record_path} "
+            "(sha256 differs); refusing to write planning metrics for other weights"
+        )
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Per policy and case: success at both radii, final distance, steps to success."""
     d = result["details"]
@@ -86,17 +106,23 @@ def write_planning(record_path: Path, trained: dict[str, Any], untrained: dict |
             metrics[key] = {"value": value, "higher_is_better": res["higher_is_better"][key]}
         record[part] = metrics
     details = record.get("details") or {}
-    details["planning"] = {"trained": trained["details"], "untrained": (untrained or {}).get(
-        "details"
-    )}
+    details["planning"] = {
+        "trained": trained["details"],
+        "untrained": (untrained or {}).get("details"),
+    }
     record["details"] = details
     write_record(record_path, record)
 
 
 @click.command("plan")
-@click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help="A run directory (config.yaml + model.safetensors).")
-@click.option("--episodes", type=int, default=None, help="Episodes per case (same-room, cross-room).")
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A run directory (config.yaml + model.safetensors).",
+)
+@click.option("--episodes", type=int, default=None, help="Episodes per case (same / cross room).")
 @click.option("--samples", type=int, default=None, help="CEM samples per iteration.")
 @click.option("--iterations", type=int, default=None, help="CEM iterations per planning call.")
 @click.option("--topk", type=int, default=None, help="CEM elites refitted per iteration.")
@@ -105,18 +131,34 @@ def write_planning(record_path: Path, trained: dict[str, Any], untrained: dict |
 @click.option("--max-steps", type=int, default=None, help="Steps per episode.")
 @click.option("--radius", type=float, default=None, help="Success radius, px (PLDM: 1.41).")
 @click.option("--loose-radius", type=float, default=None, help="Second, looser success radius.")
-@click.option("--objective", type=click.Choice(["final", "mean"]), default=None,
-              help="Latent cost on the last predicted step (LeWM) or averaged over the horizon.")
+@click.option(
+    "--objective",
+    type=click.Choice(["final", "mean"]),
+    default=None,
+    help="Latent cost on the last predicted step (LeWM) or averaged over the horizon.",
+)
 @click.option("--seed", type=int, default=None, help="CEM / random-baseline seed (default: run's).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
 @click.option("--untrained", is_flag=True, help="Also plan with the untrained twin (same init).")
 @click.option("--no-baselines", is_flag=True, help="Skip the random and oracle baselines.")
-@click.option("--write", is_flag=True,
-              help="Add plan/... metrics to the run's result.json (other metrics untouched).")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Add plan/... metrics to the run's result.json (other metrics untouched).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def plan(run_dir: str, device: str, untrained: bool, no_baselines: bool, write: bool,
-         quiet: bool, seed: int | None, **overrides: Any) -> None:
+def plan(
+    run_dir: str,
+    device: str,
+    untrained: bool,
+    no_baselines: bool,
+    write: bool,
+    quiet: bool,
+    seed: int | None,
+    **overrides: Any,
+) -> None:
     """Plan with a trained run's model on fixed wall_door episodes; report success rates.
 
     Settings default to the run's ``eval.plan`` config. Prints success at both radii, mean final
@@ -134,6 +176,8 @@ def plan(run_dir: str, device: str, untrained: bool, no_baselines: bool, write: 
     record_path = path / "result.json"
     if write and not record_path.is_file():
         raise click.ClickException(f"--write needs {record_path}, which does not exist")
+    if write:
+        check_checkpoint(record_path, path / MODEL_FILE)
     cfg, task, model = load_run(path)
     given = {k: v for k, v in overrides.items() if v is not None}
     plan_cfg = dataclasses.replace(cfg.eval.plan, max_minutes=None, **given)
@@ -148,7 +192,7 @@ def plan(run_dir: str, device: str, untrained: bool, no_baselines: bool, write: 
     click.echo(f"{cfg.model} ({path.name})\n" + format_table(trained))
     twin = None
     if untrained:
-        _, _, fresh = build(cfg)  # the runner seeds before building: the untrained twin's init
+        _, fresh, _ = build(cfg)  # build() seeds before init: the untrained twin
         twin = plan_eval(fresh.to(dev), plan_cfg, dev, run_seed, **{**kw, "baselines": False})
         click.echo("\nuntrained twin\n" + format_table(twin))
     if write:

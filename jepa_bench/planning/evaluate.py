@@ -26,8 +26,10 @@ import numpy as np
 import torch
 
 from jepa_bench.config import PlanConfig
+from jepa_bench.planning.env import WallDoorEnv
 from jepa_bench.planning.episodes import EPISODE_SEED, Episodes, episode_sets
 from jepa_bench.planning.play import (
+    EnvFactory,
     NonFiniteLatents,
     cem_settings,
     play_model,
@@ -55,7 +57,8 @@ def check_plan_config(cfg: PlanConfig) -> None:
             raise ValueError(f"planning {name} must be a positive integer, got {v!r}")
     for name in ("radius", "loose_radius"):
         v = getattr(cfg, name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if not (number and math.isfinite(v) and v > 0):
             raise ValueError(f"planning {name} must be a finite number > 0, got {v!r}")
     if cfg.objective not in ("final", "mean"):
         raise ValueError(f"planning objective must be 'final' or 'mean', got {cfg.objective!r}")
@@ -114,12 +117,14 @@ def plan_eval(
     baselines: bool = True,
     episode_seed: int = EPISODE_SEED,
     progress: bool = False,
+    env_factory: EnvFactory = WallDoorEnv,
 ) -> dict[str, Any]:
     """Plan with ``model`` on the fixed episodes; returns ``{metrics, higher_is_better, details}``.
 
     ``seed`` drives the CEM samples and the random baseline; the episodes depend only on
     ``episode_seed``. A model producing non-finite latents gets NaN metrics and a message; when
     ``cfg.max_minutes`` would be exceeded no metrics are returned, only the message.
+    ``env_factory`` makes the interactive environment (a task's ``planning_env``).
     """
     check_plan_config(cfg)
     device = torch.device(device)
@@ -130,7 +135,7 @@ def plan_eval(
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        played, times, stopped = play_model(model, cfg, sets, device, seed, progress)
+        played, times, stopped = play_model(model, cfg, sets, device, seed, progress, env_factory)
     except NonFiniteLatents as e:
         played, times, stopped = {}, [], None
         details["messages"].append(f"planning with the model failed: {e}; its metrics are NaN")
@@ -145,8 +150,8 @@ def plan_eval(
     policies: dict[str, dict[str, np.ndarray]] = {"model": played}
     calls = {"model": _call_stats(times)}
     if baselines:
-        policies["random"] = play_random(cfg, sets, seed)
-        policies["oracle"], oracle_times = play_oracle(cfg, sets, seed)
+        policies["random"] = play_random(cfg, sets, seed, env_factory)
+        policies["oracle"], oracle_times = play_oracle(cfg, sets, seed, env_factory)
         calls["oracle"] = _call_stats(oracle_times)
 
     metrics: dict[str, float] = {}

@@ -67,6 +67,6 @@ class OraclePlanner:
 
 
 def random_actions(rng: np.random.Generator, n: int, steps: int) -> np.ndarray:
-    """Exploration-like actions (n, steps, 2) float32: heading random walk, truncated-normal steps."""
+    """Exploration-like actions (n, steps, 2): heading random walk, truncated-normal lengths."""
     theta = act.heading_walk(rng, rng.uniform(0.0, 2 * np.pi, size=n), steps)  # (n, steps)
     return act.polar(theta, act.step_lengths(rng, (n, steps))).astype(np.float32)

@@ -22,6 +22,7 @@ from jepa_bench.planning.episodes import Episodes
 from jepa_bench.planning.oracle import OraclePlanner, random_actions
 
 Chooser = Callable[[WallDoorEnv, list[np.ndarray], list[np.ndarray]], np.ndarray]
+EnvFactory = Callable[[], WallDoorEnv]
 
 
 class NonFiniteLatents(RuntimeError):
@@ -71,12 +72,12 @@ def model_chooser(
         k = min(planner.context, len(frames))
         z_ctx = planner.encode(torch.from_numpy(np.stack(frames[-k:])))  # (K, D)
         if not torch.isfinite(z_ctx).all():
-            raise NonFiniteLatents(f"step {len(done)}: the observation encodes to non-finite latents")
+            raise NonFiniteLatents(f"step {len(done)}: the observation encodes to NaN/inf")
         a_ctx = torch.from_numpy(np.asarray(done[len(done) - k + 1 :], np.float32).reshape(-1, 2))
         horizon = min(cfg.horizon, cfg.max_steps - len(done))
         res = planner.plan(z_ctx, a_ctx, z_goal, horizon, _warm(state, horizon), generator)
         if not np.isfinite(res.cost):
-            raise NonFiniteLatents(f"step {len(done)}: every candidate's predicted cost is non-finite")
+            raise NonFiniteLatents(f"step {len(done)}: every candidate's cost is NaN/inf")
         state["plan"], state["used"] = res.actions.cpu(), cfg.replan_every
         return res.actions[: cfg.replan_every].cpu().numpy()
 
@@ -111,6 +112,7 @@ def play_model(
     device: torch.device,
     seed: int,
     progress: bool = False,
+    env_factory: EnvFactory = WallDoorEnv,
 ) -> tuple[dict[str, np.ndarray], list[float], str | None]:
     """Distances per case (E, T+1), seconds per planning call, and why play stopped early.
 
@@ -121,7 +123,7 @@ def play_model(
     total = sum(len(e) for e in sets.values())
     out: dict[str, np.ndarray] = {}
     times: list[float] = []
-    env, t0, played = WallDoorEnv(), time.perf_counter(), 0
+    env, t0, played = env_factory(), time.perf_counter(), 0
     with tqdm(total=total, desc="planning", unit="episode", disable=not progress) as bar:
         for ci, (case, eps) in enumerate(sets.items()):
             rows = []
@@ -136,21 +138,27 @@ def play_model(
                 bar.update(1)
                 projected = (time.perf_counter() - t0) / played * total
                 if cfg.max_minutes is not None and projected > cfg.max_minutes * 60:
-                    return out, times, (
-                        f"planning stopped after {played} of {total} episodes: projected "
-                        f"{projected / 60:.1f} min exceeds max_minutes={cfg.max_minutes}"
+                    return (
+                        out,
+                        times,
+                        (
+                            f"planning stopped after {played} of {total} episodes: projected "
+                            f"{projected / 60:.1f} min exceeds max_minutes={cfg.max_minutes}"
+                        ),
                     )
             out[case] = np.stack(rows)
     return out, times, None
 
 
-def play_random(cfg: PlanConfig, sets: dict[str, Episodes], seed: int) -> dict[str, np.ndarray]:
+def play_random(
+    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, env_factory: EnvFactory = WallDoorEnv
+) -> dict[str, np.ndarray]:
     """Distances per case (E, T+1) under exploration-like random actions."""
     out = {}
     for ci, (case, eps) in enumerate(sets.items()):
         rng = np.random.default_rng(np.random.SeedSequence([seed, 1000 + ci]))
         acts = random_actions(rng, len(eps), cfg.max_steps)  # (E, T, 2)
-        env = WallDoorEnv()
+        env = env_factory()
         env.reset(eps.starts, eps.goals, eps.layouts)
         dist = [env.distance()]
         for t in range(cfg.max_steps):
@@ -161,11 +169,11 @@ def play_random(cfg: PlanConfig, sets: dict[str, Episodes], seed: int) -> dict[s
 
 
 def play_oracle(
-    cfg: PlanConfig, sets: dict[str, Episodes], seed: int
+    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, env_factory: EnvFactory = WallDoorEnv
 ) -> tuple[dict[str, np.ndarray], list[float]]:
     """Distances per case (E, T+1) and seconds per call of the true-dynamics CEM planner."""
     oracle = OraclePlanner(cem_settings(cfg), cfg.objective)
-    out, times, env = {}, [], WallDoorEnv()
+    out, times, env = {}, [], env_factory()
     for ci, (case, eps) in enumerate(sets.items()):
         rows = []
         for i in range(len(eps)):

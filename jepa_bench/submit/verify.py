@@ -167,6 +167,9 @@ def verify_record(
     result.problems += consistency_problems(record)
     ckpt = locate_checkpoint(record, record_file, checkpoint)
     result.checkpoint = ckpt
+    if result.problems:  # an edited record fails whether or not its weights are here
+        result.block = _block(result, rtol, atol, device)
+        return result
     if ckpt is None or not ckpt.is_file():
         where = "the record names none" if record["checkpoint"] is None else f"{ckpt} not found"
         result.status = "error"

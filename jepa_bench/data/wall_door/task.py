@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -155,6 +156,12 @@ class WallDoorTask:
             **common,
         )
         return [location, expert]
+
+    def planning_env(self) -> Any:
+        """A fresh interactive environment with the generator's physics and rendering."""
+        from jepa_bench.planning.env import WallDoorEnv
+
+        return WallDoorEnv()
 
     def describe(self) -> dict[str, object]:
         """Sizes, version, data seed, cache path and layout split, JSON-able."""

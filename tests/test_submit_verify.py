@@ -1,0 +1,303 @@
+"""`jepa-bench submit` and `jepa-bench verify` on one smoke run and tampered copies of it."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from safetensors.torch import load_file, save_file
+
+from jepa_bench.cli import main
+from jepa_bench.config import RunConfig
+from jepa_bench.leaderboard import tables
+from jepa_bench.leaderboard.plot import plot_path
+from jepa_bench.record.io import dumps, file_sha256, load_record
+from jepa_bench.submit import (
+    SubmissionError,
+    compare_metrics,
+    is_verified,
+    submit_run,
+    values_match,
+    verify_record,
+)
+from jepa_bench.submit.submit import leaderboard_checkpoint
+
+TINY = dict(
+    train=16, probe_normal_train=16, probe_normal_val=8, probe_wall_val=8,
+    probe_wall_other_val=8, probe_expert_train=8, probe_expert_val=8,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """One smoke run of convnext_mlp_smoke on a tiny wall_door (shared, never modified)."""
+    from jepa_bench.runner import execute_run
+
+    root = tmp_path_factory.mktemp("run")
+    cfg = RunConfig(
+        model="convnext_mlp_smoke", task="wall_door", budget="smoke", out=str(root / "runs"),
+        data_dir=str(root / "cache"), task_kwargs=dict(TINY),
+    )  # fmt: skip
+    record = execute_run(cfg, progress=False)
+    return root / "runs" / record["run_id"]
+
+
+@pytest.fixture
+def run_copy(run_dir, tmp_path) -> Path:
+    """A copy of the run directory that a test may tamper with."""
+    return Path(shutil.copytree(run_dir, tmp_path / run_dir.name))
+
+
+@pytest.fixture(scope="module")
+def verified_board(run_dir, tmp_path_factory) -> tuple[Path, dict]:
+    """A leaderboard holding the run, submitted and verified once (shared, never modified)."""
+    board = tmp_path_factory.mktemp("board")
+    args = ["submit", str(run_dir), "--leaderboard-dir", str(board), "--allow-smoke"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    path = next((board / "records" / "wall_door").glob("*.json"))
+    assert load_record(path)["verified"] is False
+    res = CliRunner().invoke(main, ["verify", str(path), "-q"])
+    assert res.exit_code == 0, res.output
+    return board, load_record(path)
+
+
+def edit_record(path: Path, change) -> None:
+    """Apply ``change`` to the JSON of a record file in place (no validation)."""
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def board_copy(verified_board, tmp_path) -> tuple[Path, Path]:
+    board, record = verified_board
+    copy = Path(shutil.copytree(board, tmp_path / "board"))
+    return copy, tables.record_path(copy, record)
+
+
+def test_submit_then_verify_marks_the_row(verified_board):
+    """A submitted row starts unverified; verify passes every metric and marks it verified."""
+    board, record = verified_board
+    assert record["verified"] is True and is_verified(record)
+    block = record["verification"]
+    assert block["tolerance"]["rtol"] == 1e-3 and block["tolerance"]["atol"] == 1e-4
+    names = set(record["metrics"]) | {f"untrained:{k}" for k in record["untrained_metrics"]}
+    assert set(block["metrics"]) == names and all(c["pass"] for c in block["metrics"].values())
+    ckpt = leaderboard_checkpoint(board, record)
+    assert file_sha256(ckpt) == record["checkpoint"]["sha256"]
+    md = (board / "wall_door__wall_door-v1.md").read_text()
+    row = next(line for line in md.splitlines() if record["run_id"] in line)
+    assert "| yes |" in row
+    assert plot_path(board, "wall_door", "wall_door-v1").read_text().startswith("<?xml")
+
+
+def test_verify_run_dir_prints_table_and_leaves_it_alone(run_dir):
+    """Verifying a run directory reports every metric and writes nothing there."""
+    before = (run_dir / "result.json").read_text()
+    res = CliRunner().invoke(main, ["verify", str(run_dir), "-q", "--skip-untrained"])
+    assert res.exit_code == 0, res.output
+    assert "metric" in res.output and "recomputed" in res.output and "|diff|" in res.output
+    assert "probe/normal" in res.output and "PASSED" in res.output
+    assert (run_dir / "result.json").read_text() == before
+
+
+def test_tampered_metrics_fail_verify(verified_board, tmp_path):
+    """Changing any metric (trained or untrained) of a verified record makes verify fail."""
+    board, path = board_copy(verified_board, tmp_path)
+    original = load_record(path)
+
+    def tamper(d):
+        for i, entry in enumerate([*d["metrics"].values(), *d["untrained_metrics"].values()]):
+            value = entry["value"]
+            entry["value"] = (value + 1.0) * 1.01 + i if value is not None else 1.0
+
+    edit_record(path, tamper)
+    assert not is_verified(load_record(path))  # the stale verification no longer backs it
+    res = CliRunner().invoke(main, ["verify", str(path), "-q"])
+    assert res.exit_code == 1, res.output
+    assert "FAILED" in res.output
+    result = load_record(path)
+    checks = result["verification"]["metrics"]
+    assert result["verified"] is False and not any(c["pass"] for c in checks.values())
+    for name, entry in original["metrics"].items():  # the recomputed values are the originals
+        assert values_match(_nan(entry["value"]), _nan(checks[name]["recomputed"]), 1e-6, 0)
+    md = (board / "wall_door__wall_door-v1.md").read_text()
+    assert "| no |" in next(line for line in md.splitlines() if result["run_id"] in line)
+
+
+def _nan(v):
+    return math.nan if v is None else v
+
+
+def test_tampered_checkpoint_fails_verify(verified_board, tmp_path):
+    """Other weights fail verify: by hash, and by metrics when the hash is forged to match."""
+    board, path = board_copy(verified_board, tmp_path)
+    record = load_record(path)
+    ckpt = leaderboard_checkpoint(board, record)
+    weights = load_file(str(ckpt))
+    key = next(k for k, v in weights.items() if v.is_floating_point() and v.numel() > 8)
+    weights[key] = weights[key] + 0.5 * torch.randn_like(weights[key])
+    save_file(weights, str(ckpt))
+    res = CliRunner().invoke(main, ["verify", str(path), "-q"])
+    assert res.exit_code == 1 and "has sha256" in res.output
+    assert "metric" not in res.output.split("problem")[0]  # weights were not loaded
+
+    def forge(d):
+        d["checkpoint"]["sha256"] = file_sha256(ckpt)
+
+    edit_record(path, forge)
+    result = verify_record(path, untrained=False)
+    assert result.status == "failed" and not result.problems
+    assert any(not c.passed for c in result.checks if c.name.startswith("probe/"))
+
+
+def test_verify_config_hash_and_missing_checkpoint(verified_board, tmp_path):
+    """An edited config fails; a record whose weights are not here is an error (status 2)."""
+    board, path = board_copy(verified_board, tmp_path)
+    record = load_record(path)
+    leaderboard_checkpoint(board, record).unlink()
+    res = CliRunner().invoke(main, ["verify", str(path), "-q"])
+    assert res.exit_code == 2 and "not found" in res.output
+    assert is_verified(load_record(path))  # nothing compared, nothing changed
+
+    def edit(d):
+        d["config"]["eval"]["probe_lr"] = 1.0
+
+    edit_record(path, edit)
+    result = verify_record(path)
+    assert result.status == "failed" and "config_hash" in result.problems[0]
+
+
+def corrupt(run: Path, what: str) -> str:
+    """Tamper with a copy of the run; returns a fragment of the expected refusal reason."""
+    rec = run / "result.json"
+    if what == "schema":
+        edit_record(rec, lambda d: d.pop("metrics"))
+        return "metrics: missing"
+    if what == "json":
+        rec.write_text(rec.read_text()[:-40])
+        return "not valid JSON"
+    if what == "no_checkpoint":
+        (run / "model.safetensors").unlink()
+        return "does not exist"
+    if what == "checkpoint_bytes":
+        data = bytearray((run / "model.safetensors").read_bytes())
+        data[-1] ^= 0xFF
+        (run / "model.safetensors").write_bytes(bytes(data))
+        return "has sha256"
+    if what == "pickle":
+        shutil.copy(run / "model.safetensors", run / "model.pt")
+        edit_record(rec, lambda d: d["checkpoint"].update(path="model.pt"))
+        return "pickles are refused"
+    if what == "config_hash":
+        edit_record(rec, lambda d: d["config"]["train"].update(lr=1.0))
+        return "config_hash"
+    if what == "seed":
+        edit_record(rec, lambda d: d.update(seed=7))
+        return "seed: 7 in the record but 0 in its config"
+    if what == "task_version":
+        edit_record(rec, lambda d: d["task"].update(version="wall_door-v0"))
+        return "the installed task 'wall_door' is 'wall_door-v1'"
+    if what == "empty_metrics":
+        edit_record(rec, lambda d: d.update(metrics={}))
+        return "metrics: empty"
+    raise AssertionError(what)
+
+
+KINDS = ["schema", "json", "no_checkpoint", "checkpoint_bytes", "pickle", "config_hash", "seed",
+         "task_version", "empty_metrics"]  # fmt: skip
+
+
+@pytest.mark.parametrize("what", KINDS)
+def test_submit_refuses_bad_runs_and_writes_nothing(run_copy, tmp_path, what):
+    """Malformed, tampered or incomplete runs are refused with the reason; nothing is written."""
+    reason = corrupt(run_copy, what)
+    board = tmp_path / "board"
+    with pytest.raises(SubmissionError) as info:
+        submit_run(run_copy, board, allow_smoke=True)
+    assert reason in str(info.value)
+    assert not board.exists()
+
+
+def test_submit_refuses_smoke_by_default_and_via_cli(run_dir, tmp_path):
+    """A smoke run needs --allow-smoke; the CLI shows the reason and exits 1."""
+    board = tmp_path / "board"
+    res = CliRunner().invoke(main, ["submit", str(run_dir), "--leaderboard-dir", str(board)])
+    assert res.exit_code == 1 and "smoke run is a test" in res.output
+    assert not board.exists()
+
+
+def test_submit_is_atomic_and_refuses_conflicts(run_copy, tmp_path, monkeypatch):
+    """A failure while writing leaves nothing; a different record under the same id is refused."""
+    board = tmp_path / "board"
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tables, "generate_tables", explode)
+    with pytest.raises(OSError, match="disk full"):
+        submit_run(run_copy, board, allow_smoke=True)
+    assert not [p for p in board.rglob("*") if p.is_file()]
+    monkeypatch.undo()
+
+    edit_record(run_copy / "result.json", lambda d: d.update(verified=True))
+    done = submit_run(run_copy, board, allow_smoke=True)
+    assert load_record(done.record)["verified"] is False and done.notes
+    md = (board / "wall_door__wall_door-v1.md").read_text()
+    assert "| no |" in next(line for line in md.splitlines() if done.record.stem in line)
+    before = {p: p.read_bytes() for p in board.rglob("*") if p.is_file()}
+    edit_record(run_copy / "result.json", lambda d: d.update(notes="changed"))
+    with pytest.raises(SubmissionError, match="already holds a different record"):
+        submit_run(run_copy, board, allow_smoke=True)
+    assert {p: p.read_bytes() for p in board.rglob("*") if p.is_file()} == before
+
+
+@given(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.floats(0, 1e-2),
+    st.floats(0, 1e-2),
+    st.floats(-3, 3),
+)
+def test_tolerance_rule(value, rtol, atol, scale):
+    """A change of value passes iff it is within atol + rtol * |recorded|; NaN only matches NaN."""
+    bound = atol + rtol * abs(value)
+    new = value + scale * bound
+    checks = compare_metrics({"m": {"value": value, "higher_is_better": False}}, {"m": new},
+                             rtol, atol)  # fmt: skip
+    exact = abs(new - value) <= bound
+    assert checks[0].passed == exact
+    if abs(scale) > 1.01 and bound > 1e-9 * max(1.0, abs(value)):  # clear of rounding
+        assert not checks[0].passed
+    assert values_match(math.nan, math.nan, rtol, atol)
+    assert not values_match(value, math.nan, rtol, atol)
+
+
+def test_missing_or_extra_metrics_fail():
+    """A metric absent from the record or from the recomputation fails."""
+    checks = compare_metrics({"a": {"value": 1.0, "higher_is_better": False}}, {"b": 1.0})
+    assert [(c.name, c.passed) for c in checks] == [("a", False), ("b", False)]
+
+
+def test_is_verified_needs_a_consistent_block(verified_board):
+    """The verified flag counts only with a passed block matching the record's values."""
+    _, record = verified_board
+    assert is_verified(record)
+    for change in (
+        lambda d: d.update(verified=False),
+        lambda d: d.pop("verification"),
+        lambda d: d["checkpoint"].update(sha256="0" * 64),
+        lambda d: d.update(config_hash="abc"),
+        lambda d: d["metrics"].pop("probe/normal"),
+        lambda d: d["verification"]["metrics"]["probe/normal"].update(recorded=1.0),
+        lambda d: d["verification"].update(verified=False),
+    ):
+        copy = json.loads(dumps(record))
+        change(copy)
+        assert not is_verified(copy)
