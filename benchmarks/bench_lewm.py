@@ -9,7 +9,8 @@ otherwise; the table says which). Cases:
 
 Each case is timed on two paths built from the same weights and batches: jepa-bench's default
 (fused scaled-dot-product attention; bf16 autocast on CUDA) and a reference path (explicit
-softmax attention, float32). Median of ``--repeats`` steps after ``--warmup`` steps.
+softmax attention, float32). Median of ``--repeats`` steps after ``--warmup`` steps; the
+two paths' steps alternate so that load on a shared machine affects both alike.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_lewm.py [--repeats 5] [--device cpu|cuda]
 """
@@ -18,14 +19,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import machine, median_time  # noqa: E402
+from benchmarks.common import machine  # noqa: E402
 from jepa_bench.data.base import TaskSpec  # noqa: E402
 from jepa_bench.models.lewm import LeWM, lewm, lewm_cpu  # noqa: E402
 from jepa_bench.registry import REGULARIZERS, load_builtins  # noqa: E402
@@ -73,21 +76,34 @@ def bench_case(
     warmup: int,
     objective: Objective,
 ) -> dict[str, float]:
-    """Seconds per step on the default and the reference path, same weights and batches."""
+    """Median seconds per step of the default and the reference path (same weights, batches).
+
+    The two paths' steps alternate, so a load change on a shared machine hits both alike.
+    """
     c, h, w = spec.obs_shape
     g = torch.Generator().manual_seed(0)
     obs = torch.rand(batch, spec.seq_len, c, h, w, generator=g).to(device)
     act = torch.randn(batch, spec.seq_len - 1, spec.action_dim, generator=g).to(device)
-    out: dict[str, float] = {}
+    steps: dict[str, Callable[[], None]] = {}
     for path, fused, bf16 in (
         ("default", True, device.type == "cuda"),
         ("reference", False, False),
     ):
         torch.manual_seed(0)
         model = factory(spec, fused_attention=fused).to(device).train()
-        out[path] = median_time(make_step(model, obs, act, objective, bf16), repeats, warmup)
-        del model
-    return out
+        steps[path] = make_step(model, obs, act, objective, bf16)
+    times: dict[str, list[float]] = {path: [] for path in steps}
+    for i in range(warmup + repeats):
+        for path, step in steps.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[path].append(time.perf_counter() - start)
+    return {path: statistics.median(t) for path, t in times.items()}
 
 
 def main() -> None:

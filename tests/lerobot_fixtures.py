@@ -24,7 +24,11 @@ GRID = (3, 4)
 BITS = {"episode": 3, "frame": 7, "camera": 2}
 CAMERAS = ("observation.images.laptop", "observation.images.phone")
 # SVT-AV1 presets above 10 may corrupt tiny frames; 8 keeps every block intact and is fast enough.
-FAST = {"libsvtav1": {"preset": "8"}, "libx264": {"preset": "ultrafast"}}
+FAST = {
+    "libsvtav1": {"preset": "8"},
+    "libx264": {"preset": "ultrafast"},
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
+}
 
 
 def identity_frame(episode: int, frame: int, camera: int = 0, hw: tuple[int, int] = (48, 64)):

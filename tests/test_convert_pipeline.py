@@ -61,10 +61,11 @@ def test_v3_every_episode_gets_its_own_frames(v3_av1, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("version", "codec"), [("v2.1", "libx264"), ("v2.1", "libsvtav1"), ("v3.0", "libx264")]
+    ("version", "codec"),
+    [("v2.1", "libx264"), ("v2.1", "libsvtav1"), ("v3.0", "libx264"), ("v3.0", "libx265")],
 )
 def test_other_layouts_and_codecs(tmp_path, version, codec):
-    """v2.1 per-episode files and h264 video convert frame-exactly as well."""
+    """v2.1 per-episode files, h264 and hevc video convert frame-exactly as well."""
     root = build_dataset(tmp_path / "ds", version, codec, (8, 13, 10), done=True)
     out = tmp_path / "out.h5"
     _convert(root, out, require_done=True)

@@ -25,28 +25,28 @@ FPS_CHOICES = (10.0, 24.0, 30.0, 60.0)
 
 @st.composite
 def shared_video(draw):
-    """Frame times of a shared file: ``lead`` earlier frames, the episode, ``tail`` later ones."""
+    """Frame times of a shared file: ``before`` earlier frames, the episode, ``tail`` later ones."""
     fps = draw(st.sampled_from(FPS_CHOICES))
-    lead = draw(st.integers(0, 20))
+    before = draw(st.integers(0, 20))
     n = draw(st.integers(1, 40))
     tail = draw(st.integers(0, 5))
     jitter = draw(
         st.lists(st.floats(-0.45, 0.45), min_size=n, max_size=n).map(np.asarray)
     )  # row timestamps off the frame grid by under half a period
-    return fps, lead, n, tail, jitter
+    return fps, before, n, tail, jitter
 
 
 @given(shared_video())
 @settings(max_examples=60, deadline=None)
 def test_match_picks_the_frame_of_each_row(case):
     """Each row gets the frame nearest its time, skipping earlier episodes' frames, none extra."""
-    fps, lead, n, tail, jitter = case
-    frames = [(i / fps, i) for i in range(lead + n + tail)]
-    start, end = lead / fps, (lead + n) / fps
+    fps, before, n, tail, jitter = case
+    frames = [(i / fps, i) for i in range(before + n + tail)]
+    start, end = before / fps, (before + n) / fps
     targets = start + (np.arange(n) + jitter) / fps
     stats = MatchStats()
     got = list(match_by_time(frames, targets, 0.5 / fps, start, end, stats))
-    assert got == list(range(lead, lead + n))
+    assert got == list(range(before, before + n))
     assert stats.extra_frames == 0 and stats.matched == n
     assert stats.max_error_s <= 0.45 / fps + 1e-9
 
@@ -55,28 +55,28 @@ def test_match_picks_the_frame_of_each_row(case):
 @settings(max_examples=60, deadline=None)
 def test_match_reports_a_missing_frame(case, data):
     """A frame missing from the video is a timestamp mismatch, never a silent shift."""
-    fps, lead, n, tail, _ = case
+    fps, before, n, tail, _ = case
     if n < 2:
         return
-    missing = data.draw(st.integers(lead, lead + n - 2))  # not the last: that reads as truncation
-    frames = [(i / fps, i) for i in range(lead + n + tail) if i != missing]
-    start = lead / fps
+    missing = data.draw(st.integers(before, before + n - 2))  # the last would read as truncation
+    frames = [(i / fps, i) for i in range(before + n + tail) if i != missing]
+    start = before / fps
     targets = start + np.arange(n) / fps
     with pytest.raises(MatchError) as err:
-        list(match_by_time(frames, targets, 0.5 / fps, start, (lead + n) / fps, MatchStats()))
+        list(match_by_time(frames, targets, 0.5 / fps, start, (before + n) / fps, MatchStats()))
     assert err.value.kind == "timestamp_mismatch"
-    assert f"row {missing - lead} " in str(err.value)
+    assert f"row {missing - before} " in str(err.value)
 
 
 @given(shared_video())
 @settings(max_examples=40, deadline=None)
 def test_match_reports_truncation(case):
     """A video that stops before the last row is reported as truncated."""
-    fps, lead, n, _tail, _ = case
-    frames = [(i / fps, i) for i in range(lead + n - 1)]
-    targets = lead / fps + np.arange(n) / fps
+    fps, before, n, _tail, _ = case
+    frames = [(i / fps, i) for i in range(before + n - 1)]
+    targets = before / fps + np.arange(n) / fps
     with pytest.raises(MatchError) as err:
-        list(match_by_time(frames, targets, 0.5 / fps, lead / fps, None, MatchStats()))
+        list(match_by_time(frames, targets, 0.5 / fps, before / fps, None, MatchStats()))
     assert err.value.kind == "video_truncated"
 
 

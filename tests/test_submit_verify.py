@@ -166,6 +166,11 @@ def test_verify_config_hash_and_missing_checkpoint(verified_board, tmp_path):
     res = CliRunner().invoke(main, ["verify", str(path), "-q"])
     assert res.exit_code == 2 and "not found" in res.output
     assert is_verified(load_record(path))  # nothing compared, nothing changed
+    no_ckpt = tmp_path / "no_ckpt.json"
+    shutil.copy(path, no_ckpt)
+    edit_record(no_ckpt, lambda d: d.update(checkpoint=None))
+    result = verify_record(no_ckpt)
+    assert result.status == "error" and "names none" in result.problems[0]
 
     def edit(d):
         d["config"]["eval"]["probe_lr"] = 1.0

@@ -6,6 +6,7 @@ are yielded one at a time, converted to RGB at the output size by swscale.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -206,20 +207,37 @@ def match_by_time(
         stats.extra_frames += 1
 
 
+SEEK_BACKOFF_S = (0.0, 1.0, 10.0, None)  # None: decode from the start of the file
+
+
 def _timed_frames(
-    path: Path, start_ts: float, threads: int
+    path: Path, start_ts: float, threads: int, tol: float = 0.0
 ) -> Iterator[tuple[float, av.VideoFrame]]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = threads
-        tb = stream.time_base or Fraction(1, 1)
-        if start_ts > 0:
-            container.seek(int(start_ts / tb), stream=stream, backward=True, any_frame=False)
-        for frame in container.decode(stream):
-            if frame.pts is None:
-                raise av.error.InvalidDataError(0, "a decoded frame has no timestamp")
-            yield float(frame.pts * tb), frame
+    """(time, frame) in decoding order from the keyframe at or before ``start_ts``.
+
+    With B-frames a seek can land on a keyframe shown after ``start_ts`` (the frames before it
+    are leading pictures dropped after a seek); then the seek is retried further back.
+    """
+    for back in SEEK_BACKOFF_S:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = threads
+            tb = stream.time_base or Fraction(1, 1)
+            seek_ts = 0.0 if back is None else max(0.0, start_ts - back)
+            if seek_ts > 0:
+                container.seek(int(seek_ts / tb), stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+            first = next(frames, None)
+            if first is None:
+                return
+            if seek_ts > 0 and first.pts is not None and float(first.pts * tb) > start_ts + tol:
+                continue
+            for frame in itertools.chain([first], frames):
+                if frame.pts is None:
+                    raise av.error.InvalidDataError(0, "a decoded frame has no timestamp")
+                yield float(frame.pts * tb), frame
+            return
 
 
 def decode_episode(
@@ -241,7 +259,7 @@ def decode_episode(
     """
     stats = stats if stats is not None else MatchStats()
     targets = start_ts + np.asarray(timestamps, dtype=np.float64)
-    frames = _timed_frames(path, start_ts, threads)
+    frames = _timed_frames(path, start_ts, threads, 0.5 / fps)
     try:
         for frame in match_by_time(frames, targets, 0.5 / fps, start_ts, end_ts, stats):
             yield resizer(frame)

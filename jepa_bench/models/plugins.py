@@ -30,7 +30,7 @@ from typing import Any
 from jepa_bench.registry import MODELS, UnknownNameError
 
 ENTRY_POINT_GROUP = "jepa_bench.models"
-PLUGIN_PACKAGE = "jepa_bench_plugins"  # prefix of the module names given to imported files
+PLUGIN_PREFIX = "jepa_bench_plugin_"  # prefix of the module names given to imported files
 _SIMPLE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _loaded_entry_points: dict[str, str] = {}  # entry point name -> target, once registered or skipped
 
@@ -102,7 +102,7 @@ def import_file(path: str | Path) -> Any:
         )
     digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
     stem = re.sub(r"\W", "_", file.stem)
-    name = f"{PLUGIN_PACKAGE}.{stem}_{digest}"
+    name = f"{PLUGIN_PREFIX}{stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, file)

@@ -170,10 +170,14 @@ def verify_record(
     if result.problems:  # an edited record fails whether or not its weights are here
         result.block = _block(result, rtol, atol, device)
         return result
-    if ckpt is None or not ckpt.is_file():
-        where = "the record names none" if record["checkpoint"] is None else f"{ckpt} not found"
+    if record["checkpoint"] is None:  # no recorded hash: no weights can be trusted
         result.status = "error"
-        result.problems.append(f"checkpoint: {where}; pass --checkpoint PATH")
+        result.problems.append("checkpoint: the record names none, so no weights can be checked")
+        return result
+    if ckpt is None or not ckpt.is_file():
+        result.status = "error"
+        where = ckpt or record["checkpoint"]["path"]
+        result.problems.append(f"checkpoint: {where} not found; pass --checkpoint PATH")
         return result
     result.problems += checkpoint_problems(ckpt, record["checkpoint"]["sha256"])
     if result.problems:  # never load weights that are not the recorded ones

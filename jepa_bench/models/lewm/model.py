@@ -78,6 +78,10 @@ class LeWM(nn.Module):
         self.action_dim = spec.action_dim
         self.history_size = history_size
         self.repr_dim = embed_dim
+        # Per-channel statistics: explicit kwargs, else the task's own (``obs_mean``/``obs_std``
+        # when its spec carries them), else the adapter's defaults (ImageNet for RGB, 0.5/0.5).
+        norm_mean = getattr(spec, "obs_mean", None) if norm_mean is None else norm_mean
+        norm_std = getattr(spec, "obs_std", None) if norm_std is None else norm_std
         self.adapter = ImageAdapter(spec.obs_shape[0], image_size, norm_mean, norm_std)
         self.vit = ViTEncoder(
             spec.obs_shape[0], image_size, patch_size, dim, depth, heads, mlp_dim, fused_attention
