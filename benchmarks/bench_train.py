@@ -1,8 +1,9 @@
 """Training throughput of convnext_mlp on wall_door batches: trajectories/s per training step.
 
 Compares jepa-bench's path (channels_last convolutions, the constant wall channel encoded once per
-trajectory) with the straightforward reference path (default memory format, every frame of both
-channels encoded), measured in the same run on the same batches.
+trajectory, frames encoded in chunks whose activations stay under glibc's 32 MB mmap threshold)
+with the straightforward reference path (default memory format, every frame of both channels
+encoded in one pass), measured in the same run on the same batches.
 
     python benchmarks/bench_train.py [--batch 16] [--repeats 5] [--device cpu]
 """
@@ -17,6 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine, median_time  # noqa: E402
+from jepa_bench.train.memory import tune_malloc  # noqa: E402
 from jepa_bench.models.convnext_mlp import ConvNeXtMLP
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.regularizers.vicreg import VICReg

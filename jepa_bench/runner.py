@@ -154,6 +154,9 @@ def execute_run(
     from jepa_bench.train.checkpoint import MODEL_FILE, file_sha256
     from jepa_bench.train.loop import train
 
+    from jepa_bench.train.memory import tune_malloc
+
+    tune_malloc()
     t_start = time.perf_counter()
     run_id = run_id_for(cfg)  # from the request, before defaults are filled in
     device = pick_device(cfg.device)

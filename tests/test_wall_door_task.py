@@ -224,3 +224,16 @@ def test_failed_write_leaves_nothing_behind(
     with pytest.raises(OSError, match="disk full"):
         cache_mod.save(path, splits, cache_mod.cache_key(gen.DATA_SEED, TINY))
     assert list(path.parent.iterdir()) == []
+
+
+def test_declared_channel_statistics_describe_the_data(tmp_path):
+    """The spec's obs_mean / obs_std match the rendered training windows within 10%."""
+    import numpy as np
+
+    from jepa_bench.data.wall_door.task import wall_door as make
+
+    task = make(budget="smoke", data_dir=str(tmp_path))
+    obs = task.train_set().batch(np.arange(64)).obs
+    mean, std = obs.mean(axis=(0, 1, 3, 4)), obs.std(axis=(0, 1, 3, 4))
+    assert np.allclose(mean, task.spec.obs_mean, rtol=0.1)
+    assert np.allclose(std, task.spec.obs_std, rtol=0.1)

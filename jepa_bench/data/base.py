@@ -27,6 +27,10 @@ class TaskSpec:
     # Groups whose content is constant within a window (may be encoded once per window).
     static_groups: tuple[str, ...] = ()
     proprio_dim: int = 0
+    # Per-channel pixel statistics of the task's observations, for models that normalise inputs
+    # (None: the model's own default, e.g. ImageNet statistics for RGB).
+    obs_mean: tuple[float, ...] | None = None
+    obs_std: tuple[float, ...] | None = None
 
 
 @dataclass

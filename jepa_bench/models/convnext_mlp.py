@@ -49,9 +49,12 @@ class Branch(nn.Module):
         dim: int,
         dropout: float,
         channels_last: bool = True,
+        chunk_bytes: int = 30_000_000,
     ) -> None:
         super().__init__()
         self.channels_last = channels_last
+        self.width = width
+        self.chunk_bytes = chunk_bytes
         self.stem = nn.Conv2d(in_ch, width, 1, bias=False)
         self.blocks = nn.Sequential(*[ConvNeXtBlock(width) for _ in range(depth)])
         self.pool = nn.AdaptiveAvgPool2d(pool)
@@ -60,6 +63,17 @@ class Branch(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
+        # x: (N, c, H, W). On CPU, encode in chunks whose largest activation (the 4x-expanded
+        # block input) stays under 32 MB, so glibc serves it from the reused heap instead of
+        # fresh mmap pages (see jepa_bench.train.memory): about 2x faster training steps.
+        if x.device.type == "cpu" and self.chunk_bytes:
+            per_frame = 4 * x.element_size() * self.width * x.shape[-2] * x.shape[-1]
+            n = max(1, self.chunk_bytes // per_frame)
+            if x.shape[0] > n:
+                return torch.cat([self._forward(c) for c in x.split(n)], dim=0)
+        return self._forward(x)
+
+    def _forward(self, x: Tensor) -> Tensor:
         if self.channels_last:  # 1.4x faster depthwise convs on CPU
             x = x.contiguous(memory_format=torch.channels_last)
         h = self.pool(self.blocks(self.stem(x)))  # (N, width, pool, pool)
@@ -108,6 +122,7 @@ class ConvNeXtMLP(nn.Module):
         dropout: float = 0.1,
         channels_last: bool = True,
         encode_static_once: bool = True,
+        chunk_bytes: int = 30_000_000,
     ) -> None:
         super().__init__()
         groups = spec.channel_groups or {"all": tuple(range(spec.obs_shape[0]))}
@@ -116,7 +131,7 @@ class ConvNeXtMLP(nn.Module):
         self.static = [g for g in static if g in self.groups]
         self.branches = nn.ModuleDict(
             {
-                g: Branch(len(ch), width, depth, pool, dim, dropout, channels_last)
+                g: Branch(len(ch), width, depth, pool, dim, dropout, channels_last, chunk_bytes)
                 for g, ch in self.groups.items()
             }
         )

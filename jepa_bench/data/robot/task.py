@@ -38,7 +38,8 @@ def data_fingerprint(reader: H5Frames) -> str:
 class RobotTask:
     """Windows of an HDF5 robot dataset, split by episode; probes from latents to columns.
 
-    ``probe_stride``: rows between the starts of consecutive probe windows (default: the window
+    ``version_with_data``: append ``+<data_fingerprint>`` to ``version`` (for tasks whose file
+    is chosen by the user). ``probe_stride``: rows between the starts of consecutive probe windows (default: the window
     span, so probe windows do not overlap and each ``frameskip``-th frame is probed once).
     """
 
@@ -60,6 +61,7 @@ class RobotTask:
         cache: bool | str = "auto",
         probe_stride: int | None = None,
         provenance: dict[str, Any] | None = None,
+        version_with_data: bool = False,
     ) -> None:
         self.budget, self.seed = budget, seed
         self.shape = WindowShape(frameskip, history_size, num_preds)
@@ -90,6 +92,8 @@ class RobotTask:
             h = w = int(image_size)
         self.image_size = image_size
         a_raw = r.columns["action"].shape[1]
+        if version_with_data:
+            version = f"{version}+{data_fingerprint(r)}"
         self.spec = TaskSpec(
             name=name,
             version=version,

@@ -29,6 +29,12 @@ LOCATION_MEAN = np.array([31.5863, 32.0618], dtype=np.float32)
 LOCATION_STD = np.array([16.1025, 16.1353], dtype=np.float32)
 
 
+
+# Per-channel pixel mean / std of the observations (agent, wall), measured on generated training
+# windows; tests/test_wall_door_task.py checks they still describe the data.
+OBS_MEAN = (0.0025, 0.099)
+OBS_STD = (0.035, 0.299)
+
 class WallDoorWindows:
     """One split: compact trajectories rendered to observations batch by batch."""
 
@@ -108,6 +114,8 @@ class WallDoorTask:
             seq_len=SEQ_LEN,
             channel_groups={"agent": (0,), "wall": (1,)},
             static_groups=("wall",),
+            obs_mean=OBS_MEAN,
+            obs_std=OBS_STD,
         )
         self._splits: dict[str, dict[str, np.ndarray]] | None = None
         self.built = False  # whether the last load generated the data (vs. read the cache)

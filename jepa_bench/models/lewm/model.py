@@ -152,7 +152,7 @@ class LeWM(nn.Module):
             "action_encoder": self.action_encoder,
         }
 
-    # -- helpers --------------------------------------------------------------------------------
+    # -- internals ------------------------------------------------------------------------------
 
     def param_breakdown(self) -> dict[str, int]:
         """Parameter count per part of ``param_groups`` plus the total."""

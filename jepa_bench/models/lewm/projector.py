@@ -22,6 +22,6 @@ class Projector(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        lead = x.shape[:-1]
+        batch_shape = x.shape[:-1]
         y = self.net(x.reshape(-1, x.shape[-1]))  # (N, out_dim)
-        return y.view(*lead, y.shape[-1])
+        return y.view(*batch_shape, y.shape[-1])
