@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("jepa_bench.planning.cli:plan", "Plan with a run's model (CEM); success rates."),
     "submit": ("jepa_bench.submit.cli:submit", "Check a run and add it to the leaderboard."),
     "verify": ("jepa_bench.submit.cli:verify", "Re-evaluate a record; compare every metric."),
+    "report": ("jepa_bench.report.cli:report", "HTML report: latent-space figures and a verdict."),
 }
 
 

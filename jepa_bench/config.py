@@ -24,6 +24,7 @@ class TrainConfig:
     optimizer: Literal["adamw", "adam", "sgd"] | None = None
     log_every: int = 10
     checkpoint_every: int = 0  # 0: only at the end (and on a non-finite loss, the last good one)
+    keep_snapshots: bool = False  # also keep model_step<N>.safetensors at every checkpoint
     max_minutes: float | None = (
         None  # optional wall-clock stop (results then depend on the machine)
     )
@@ -90,6 +91,7 @@ class RunConfig:
         d = self.to_dict()
         for key in ("out", "device", "resume", "data_dir"):
             d.pop(key, None)
+        d["train"].pop("keep_snapshots", None)  # output only; results are the same
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 

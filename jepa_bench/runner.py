@@ -89,6 +89,7 @@ def resolve_train(cfg: RunConfig, model: nn.Module) -> TrainSettings:
         **{k: getattr(t, k) for k in TRAIN_FIELDS},
         log_every=t.log_every,
         checkpoint_every=t.checkpoint_every,
+        keep_snapshots=t.keep_snapshots,
         max_minutes=t.max_minutes,
         compile=t.compile,
         precision=t.precision,

@@ -300,13 +300,19 @@ def test_cli_plans_and_writes_record(smoke_run):
     before = load_record(smoke_run / "result.json")
     args = ["plan", "--run", str(smoke_run), "--episodes", "1", "--samples", "16",
             "--iterations", "2", "--topk", "4", "--max-steps", "6", "--write", "-q"]  # fmt: skip
-    out = CliRunner().invoke(main, args)
+    out = CliRunner().invoke(main, [*args, "--untrained"])
     assert out.exit_code == 0, out.output
     assert "same_room" in out.output and "ms per planning call" in out.output
     after = load_record(smoke_run / "result.json")
     assert after["metrics"]["probe/normal"] == before["metrics"]["probe/normal"]
     assert after["metrics"]["plan/same_room/success"]["higher_is_better"] is True
     assert after["details"]["planning"]["trained"]["settings"]["samples"] == 16
+    untrained = lambda: load_record(smoke_run / "result.json")["untrained_metrics"]  # noqa: E731
+    assert "plan/same_room/final_dist" in untrained()
+    assert CliRunner().invoke(main, args).exit_code == 0  # same settings: untrained keys kept
+    assert "plan/same_room/final_dist" in untrained()
+    assert CliRunner().invoke(main, [*args, "--horizon", "3"]).exit_code == 0
+    assert not any(k.startswith("plan/") for k in untrained())  # other settings: dropped
 
 
 def test_cli_refuses_mismatched_weights_and_bad_dirs(smoke_run, tmp_path):

@@ -56,7 +56,9 @@ def test_stable_worldmodel_layout_reads(tmp_path: Path) -> None:
 def test_version_follows_the_data(tmp_path: Path) -> None:
     """Different recordings get different task versions (never one leaderboard table)."""
     a = koch_pick_place(data=str(write_seed_layout(tmp_path / "a", LENS)), data_dir=str(tmp_path))
-    b = koch_pick_place(data=str(write_seed_layout(tmp_path / "b", LENS[:-1])), data_dir=str(tmp_path))
+    b = koch_pick_place(
+        data=str(write_seed_layout(tmp_path / "b", LENS[:-1])), data_dir=str(tmp_path)
+    )
     assert a.spec.version != b.spec.version
 
 
@@ -66,7 +68,10 @@ def test_without_data_the_error_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as err:
         TASKS.get("koch_pick_place")(budget="smoke", data_dir=str(tmp_path))
     msg = str(err.value)
-    assert "huggingface-cli download --repo-type dataset Tpauwels/lerobot-hdf5-koch_pick_place_1_lego" in msg
+    assert (
+        "huggingface-cli download --repo-type dataset Tpauwels/lerobot-hdf5-koch_pick_place_1_lego"
+        in msg
+    )
     assert "jepa-bench convert lerobot/koch_pick_place_1_lego" in msg
     assert str(tmp_path / "koch_pick_place") in msg and "arm_sim" in msg
     with pytest.raises(FileNotFoundError, match="no such file or folder"):

@@ -48,7 +48,7 @@ def test_frames_and_action_blocks_follow_the_frameskip(
     rows = s[:, None] + np.arange(t) * k  # (B, T)
     np.testing.assert_allclose(b.obs[:, :, 0, 0, 0] * 255, rows % 251, atol=1e-3)
     blocks = b.targets["action"].reshape(len(idx), t, k, 6)
-    want = (s[:, None, None] + np.arange(t)[None, :, None] * k + np.arange(k)[None, None, :])
+    want = s[:, None, None] + np.arange(t)[None, :, None] * k + np.arange(k)[None, None, :]
     np.testing.assert_allclose(blocks[..., 0], want, atol=1e-3)  # action[r, 0] = r
     np.testing.assert_allclose(blocks[..., 3] - blocks[..., 0], 0.3, atol=1e-4)  # in-row order
     np.testing.assert_array_equal(b.actions, b.targets["action"][:, :-1])
@@ -69,13 +69,51 @@ def test_uncached_reads_equal_cached_reads(h5_path: Path) -> None:
     np.testing.assert_array_equal(a.batch(idx).obs, b.batch(idx).obs)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    chunk=st.sampled_from([1, 3, 8, 64, None]),
+    rows=st.lists(st.integers(0, 252), min_size=1, max_size=40),
+)
+def test_chunk_aware_reads_return_the_rows(tmp_path_factory, chunk, rows: list[int]) -> None:
+    """Reads touch only chunks holding a needed row and return exactly the requested frames."""
+    path = tmp_path_factory.mktemp("chunks") / "f.h5"
+    cols = row_arrays([253])
+    with h5py.File(path, "w") as f:
+        for k, v in cols.items():
+            pixels = k == "pixels" and chunk is not None  # None: contiguous, uncompressed
+            kw = {"chunks": (chunk, *v.shape[1:]), "compression": "lzf"} if pixels else {}
+            f.create_dataset(k, data=v, **kw)
+    reader = H5Frames(path, cache=False)
+    want = np.array(rows).reshape(1, -1)
+    np.testing.assert_array_equal(reader.frames(want), cols["pixels"][want])
+    uniq = np.unique(rows)
+    ranges = reader.read_ranges(uniq)
+    c = reader.chunk_rows or 64
+    needed = set((uniq // c).tolist())
+    covered = [r for lo, hi in ranges for r in range(lo, hi)]
+    assert set(uniq.tolist()) <= set(covered) and len(covered) == len(set(covered))
+    assert {r // c for r in covered} == needed  # no chunk read without a needed row
+
+
+def test_resized_frames_are_the_same_cached_or_not(h5_path: Path) -> None:
+    """With an output size, the in-memory cache holds the frames a direct read resizes."""
+    rows = np.array([[0, 5, 10, 15], [200, 205, 210, 215]])
+    a = H5Frames(h5_path, cache=False, size=8).frames(rows)
+    b = H5Frames(h5_path, cache=True, size=8).frames(rows)
+    assert a.shape == (2, 4, 8, 8, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a[..., 0].mean(axis=(2, 3)), rows % 251, atol=1)
+
+
 def test_zscore_uses_training_episode_statistics(h5_path: Path) -> None:
     """Targets and actions are z-scored with the mean and std of the training episodes' rows."""
     task = RobotTask("t", "t-v1", h5_path, frameskip=2, history_size=2, cache=False)
     cols = row_arrays(LENS)
     train_rows = np.concatenate(
-        [np.arange(o, o + n) for o, n in zip(cols["ep_offset"][task.train_eps],
-                                            cols["ep_len"][task.train_eps])]  # fmt: skip
+        [
+            np.arange(o, o + n)
+            for o, n in zip(cols["ep_offset"][task.train_eps], cols["ep_len"][task.train_eps])
+        ]  # fmt: skip
     )
     mean = cols["proprio"][train_rows].astype(np.float64).mean(0)
     std = cols["proprio"][train_rows].astype(np.float64).std(0)
@@ -85,7 +123,9 @@ def test_zscore_uses_training_episode_statistics(h5_path: Path) -> None:
     suite = task.probe_suites()[0]
     b = suite.train.batch(np.arange(len(suite.train)))
     rows = suite.train.starts[:, None] + np.arange(3) * 2
-    np.testing.assert_allclose(b.targets["proprio"], (cols["proprio"][rows] - mean) / std, atol=1e-4)
+    np.testing.assert_allclose(
+        b.targets["proprio"], (cols["proprio"][rows] - mean) / std, atol=1e-4
+    )
 
 
 def test_probe_suite_and_spec(h5_path: Path) -> None:

@@ -149,6 +149,10 @@ def format_summary(record: dict[str, Any]) -> str:
 )
 @click.option("--model-arg", multiple=True, metavar="KEY=VALUE", help="Model factory argument.")
 @click.option("--task-arg", multiple=True, metavar="KEY=VALUE", help="Task factory argument.")
+@click.option("--checkpoint-every", type=int, default=None,
+              help="Save a resumable checkpoint every N steps (default: only at the end).")
+@click.option("--keep-snapshots", is_flag=True,
+              help="Keep model_step<N>.safetensors at every checkpoint (compared in reports).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same config.")
 @click.option("--no-untrained", is_flag=True, help="Skip evaluating the untrained reference.")
 @click.option(
@@ -171,6 +175,12 @@ def format_summary(record: dict[str, Any]) -> str:
     "nccl on CUDA). --batch-size is then the global batch.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option(
+    "--report",
+    "make_report",
+    is_flag=True,
+    help="Also write the latent-space report (RUN_DIR/report/report.html) after the summary.",
+)
 def run(**kw: Any) -> None:
     """Train MODEL on TASK, evaluate it beside an untrained twin, and record the result.
 
@@ -205,6 +215,9 @@ def run(**kw: Any) -> None:
         if kw[key] is not None:
             setattr(cfg.train, attr, kw[key])
     cfg.train.compile = cfg.train.compile or kw["use_compile"]
+    if kw["checkpoint_every"] is not None:
+        cfg.train.checkpoint_every = kw["checkpoint_every"]
+    cfg.train.keep_snapshots = cfg.train.keep_snapshots or kw["keep_snapshots"]
     cfg.model_kwargs.update(_kv(kw["model_arg"], "--model-arg"))
     cfg.task_kwargs.update(_kv(kw["task_arg"], "--task-arg"))
     if kw["no_untrained"]:
@@ -224,3 +237,11 @@ def run(**kw: Any) -> None:
     click.echo(f"\nrun directory: {cfg.out}/{record['run_id']}")
     if board:
         click.echo(f"leaderboard: record added to {board}/, tables regenerated")
+    if kw["make_report"]:
+        from jepa_bench.report import build_report
+
+        try:
+            page = build_report([f"{cfg.out}/{record['run_id']}"], device=cfg.device)
+        except (FileNotFoundError, ValueError) as exc:  # the run itself is complete
+            raise click.ClickException(f"the run finished but its report failed: {exc}") from exc
+        click.echo(f"report: {page}")

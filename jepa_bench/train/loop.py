@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ class TrainSettings:
     warmup_frac: float = 0.05
     log_every: int = 10
     checkpoint_every: int = 0
+    keep_snapshots: bool = False
     max_minutes: float | None = None
     compile: bool = False
     precision: str = "auto"
@@ -215,7 +217,9 @@ def train(
             bar.set_postfix(loss=f"{terms_f['loss']:.4g}")
             every = settings.checkpoint_every
             if main and every and (step + 1) % every == 0 and step + 1 < settings.steps:
-                ckpt.save_model(model, run_dir, step + 1)
+                path = ckpt.save_model(model, run_dir, step + 1)
+                if settings.keep_snapshots:  # for checkpoint comparisons in reports
+                    shutil.copyfile(path, run_dir / f"model_step{step + 1}.safetensors")
                 ckpt.save_train_state(run_dir, step + 1, opt, sched, np_rng, objective=objective)
             if settings.max_minutes is not None and elapsed > 60 * settings.max_minutes:
                 stopped = (

@@ -105,7 +105,9 @@ def resolve_data(
     root = cache_root(data_dir)
     if data is None:
         folder = root / "koch_pick_place"
-        files = [f for f in _h5_files(folder) if "converted" not in f.parts] if folder.is_dir() else []
+        files = (
+            [f for f in _h5_files(folder) if "converted" not in f.parts] if folder.is_dir() else []
+        )
         if not files:
             raise FileNotFoundError(HOW_TO_GET.format(folder=folder))
         path = _pick_file(files, camera, folder)
@@ -125,8 +127,9 @@ def resolve_data(
             picked = _pick_file(files, camera, path)
             return picked, _pixel_key(picked, camera), {"source": "folder of HDF5 files"}
         raise FileNotFoundError(f"{path}: neither a LeRobot dataset (meta/info.json) nor .h5 files")
-    raise FileNotFoundError(f"{path}: no such file or folder.\n\n" + HOW_TO_GET.format(
-        folder=root / "koch_pick_place"))
+    raise FileNotFoundError(
+        f"{path}: no such file or folder.\n\n" + HOW_TO_GET.format(folder=root / "koch_pick_place")
+    )
 
 
 def _pixel_key(path: Path, camera: str | None) -> str | None:

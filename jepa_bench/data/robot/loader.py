@@ -1,11 +1,14 @@
 """Fast random access to LeWM-layout HDF5 files: one handle per process, contiguous reads.
 
 ``H5Frames`` keeps the small per-step columns (action, proprio, state, episode table) in memory
-and reads pixels on demand: the rows a batch needs are grouped into contiguous row ranges (one
-read per range, then the frames are picked from it), through a large chunk cache. Small files can
-be held in memory whole (``cache``). The HDF5 handle is opened lazily and re-opened in any new
-process (a forked DataLoader worker never uses its parent's handle); pickling drops it.
-``WindowDataset`` and ``window_loader`` put a window set behind a torch ``DataLoader``.
+and reads pixels on demand. The rows a batch needs are sorted and grouped into contiguous row
+ranges (rows close together share one read; a range never touches an HDF5 chunk without a
+needed row), read in row order through a large chunk cache kept with the open dataset, so each
+chunk is decompressed at most once per batch. Frames that
+fit the memory limit are held in memory whole (``cache``), resized once when the task wants
+another size. The HDF5 handle is opened lazily and re-opened in any new process (a forked
+DataLoader worker never uses its parent's handle); pickling drops it. ``WindowDataset`` and
+``window_loader`` put a window set behind a torch ``DataLoader``.
 """
 
 from __future__ import annotations
@@ -19,17 +22,44 @@ import numpy as np
 
 from jepa_bench.convert.layout import open_lewm_h5
 
-CACHE_LIMIT_MB = 1024  # cache="auto" holds pixels in memory up to this size
+CACHE_LIMIT_MB = 4096  # cache="auto" holds frames in memory up to this size ...
+CACHE_RAM_SHARE = 0.25  # ... and this share of the memory available when the file is opened
 CHUNK_CACHE_MB = 256  # the HDF5 chunk cache of each handle (as stable-worldmodel opens files)
+MERGE_GAP_KB = 256  # rows between two needed rows are read along when they take at most this
 FLOAT_COLUMNS = ("action", "proprio", "state")
+
+
+def available_mb() -> float:
+    """Memory available to new allocations (MemAvailable), in MiB; inf where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("inf")
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (N, H, W, C) -> uint8 (N, size, size, C), bilinear (antialiased when shrinking)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # (N, C, H, W)
+    shrink = x.shape[-1] > size or x.shape[-2] > size
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
+    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 class H5Frames:
     """Columns of one LeWM HDF5 file; pixels read by rows.
 
     ``pixels``: the pixel dataset to read (``pixels`` by default, or ``pixels_<camera>``).
-    ``cache``: True holds every frame in memory, False never, "auto" when the frames take at most
-    ``cache_limit_mb``. Float columns are checked for NaN and infinity when the file is opened.
+    ``size``: frames come out resized to ``size`` x ``size`` (None: as stored). ``cache``: True
+    holds every frame (at the output size) in memory, False never, "auto" when they take at most
+    ``cache_limit_mb`` (default: 4 GiB or a quarter of the available memory, the smaller).
+    Float columns are checked for NaN and infinity when the file is opened.
     """
 
     def __init__(
@@ -37,14 +67,16 @@ class H5Frames:
         path: str | os.PathLike[str],
         pixels: str | None = None,
         cache: bool | str = "auto",
-        cache_limit_mb: float = CACHE_LIMIT_MB,
+        cache_limit_mb: float | None = None,
         chunk_cache_mb: int = CHUNK_CACHE_MB,
+        size: int | None = None,
     ) -> None:
         if cache not in (True, False, "auto"):
             raise ValueError(f"cache must be True, False or 'auto', got {cache!r}")
         self.path = Path(path)
         self.chunk_cache_mb = chunk_cache_mb
         self._file: h5py.File | None = None
+        self._ds: h5py.Dataset | None = None
         self._pid = -1
         with open_lewm_h5(self.path, cache_mb=1) as h5:
             keys = h5.pixel_keys
@@ -56,7 +88,7 @@ class H5Frames:
                     f"{self.path}: no pixel dataset {self.pixel_key!r}; it holds {keys}"
                 )
             ds = h5.columns[self.pixel_key]
-            self.frame_shape: tuple[int, int, int] = tuple(int(d) for d in ds.shape[1:])
+            self.source_shape: tuple[int, int, int] = tuple(int(d) for d in ds.shape[1:])
             self.ep_len = h5.ep_len.copy()
             self.ep_offset = h5.ep_offset.copy()
             self.n_rows = h5.n_rows
@@ -72,8 +104,13 @@ class H5Frames:
             self.compression = ds.compression
         if "action" not in self.columns:
             raise ValueError(f"{self.path}: no 'action' column; a world model needs actions")
-        nbytes = self.n_rows * int(np.prod(self.frame_shape))
-        self.cached = cache is True or (cache == "auto" and nbytes <= cache_limit_mb * 2**20)
+        h, w, c = self.source_shape
+        self.size = None if size is None or (size, size) == (h, w) else int(size)
+        self.frame_shape = (h, w, c) if self.size is None else (self.size, self.size, c)
+        if cache_limit_mb is None:
+            cache_limit_mb = min(CACHE_LIMIT_MB, CACHE_RAM_SHARE * available_mb())
+        self.nbytes = self.n_rows * int(np.prod(self.frame_shape))
+        self.cached = cache is True or (cache == "auto" and self.nbytes <= cache_limit_mb * 2**20)
         self._frames: np.ndarray | None = None
 
     def _read_float(self, h5: Any, name: str) -> np.ndarray:
@@ -96,47 +133,64 @@ class H5Frames:
     # -- handles --------------------------------------------------------------------------------
 
     def _dataset(self) -> h5py.Dataset:
+        # HDF5 keeps a chunk cache per open dataset, so the dataset object is kept open too.
         if self._file is None or self._pid != os.getpid():
-            self._file = None  # a parent's handle is left alone, never used in a child
+            self._file = self._ds = None  # a parent's handle is left alone, never used in a child
             cache = self.chunk_cache_mb * 2**20
             self._file = h5py.File(self.path, "r", swmr=True, rdcc_nbytes=cache, rdcc_nslots=10007)
+            self._ds = self._file[self.pixel_key]
             self._pid = os.getpid()
-        return self._file[self.pixel_key]
+        return self._ds
 
     def reopen(self) -> None:
         """Drop this process's handle (a worker calls this first); the next read opens anew."""
-        self._file = None
+        self._file = self._ds = None
 
     def close(self) -> None:
         if self._file is not None and self._pid == os.getpid():
             self._file.close()
-        self._file = None
+        self._file = self._ds = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_file"] = None
+        state["_file"] = state["_ds"] = None
         state["_frames"] = None  # a spawned worker loads its own cache when it needs one
         return state
 
     # -- reads ----------------------------------------------------------------------------------
 
     def load(self) -> np.ndarray:
-        """Every frame (N, H, W, C) uint8, read once and kept (the in-memory cache)."""
+        """Every frame (N, H, W, C) uint8 at the output size, read once and kept (the cache)."""
         if self._frames is None:
             ds = self._dataset()
-            frames = np.empty(ds.shape, dtype=np.uint8)
-            step = max(1, self.chunk_rows or 256) * 16
+            frames = np.empty((self.n_rows, *self.frame_shape), dtype=np.uint8)
+            step = max(1, self.chunk_rows or 64) * max(1, 256 // (self.chunk_rows or 64))
             for lo in range(0, self.n_rows, step):
-                ds.read_direct(frames, np.s_[lo : lo + step], np.s_[lo : lo + step])
+                block = ds[lo : lo + step]  # (step, H, W, C): whole chunks
+                frames[lo : lo + len(block)] = (
+                    block if self.size is None else resize_frames(block, self.size)
+                )
             self._frames = frames
         return self._frames
 
-    def frames(self, rows: np.ndarray) -> np.ndarray:
-        """Frames at ``rows`` (B, T) -> (B, T, H, W, C) uint8.
+    def read_ranges(self, rows: np.ndarray) -> list[tuple[int, int]]:
+        """Contiguous [lo, hi) ranges covering the sorted unique ``rows``.
 
-        Uncached, each window's rows are read as one contiguous range (ranges of a batch that
-        overlap or touch are merged), then the frames are picked from it.
+        Consecutive rows share a range when the rows between them cost less to copy than a
+        separate read (``MERGE_GAP_KB``) and lie in the same or adjacent chunks, so no chunk
+        without a needed row is ever read. Reads of several rows of one chunk hit the chunk cache.
         """
+        rows = np.asarray(rows, dtype=np.int64)
+        chunk = self.chunk_rows or 64
+        row_kb = int(np.prod(self.source_shape)) / 1024
+        gap = max(1, int(MERGE_GAP_KB / max(row_kb, 1e-9)))
+        cut = (np.diff(rows) > gap) | (np.diff(rows // chunk) > 1)
+        first = np.concatenate([[0], np.flatnonzero(cut) + 1])
+        last = np.concatenate([first[1:], [len(rows)]]) - 1
+        return list(zip(rows[first].tolist(), (rows[last] + 1).tolist()))
+
+    def frames(self, rows: np.ndarray) -> np.ndarray:
+        """Frames at ``rows`` (B, T) -> (B, T, H, W, C) uint8 at the output size."""
         rows = np.asarray(rows, dtype=np.int64)
         if rows.ndim != 2:
             raise ValueError(f"rows must be (B, T), got shape {rows.shape}")
@@ -144,23 +198,19 @@ class H5Frames:
             raise IndexError(f"{self.path}: rows must lie in [0, {self.n_rows})")
         if self.cached:
             return self.load()[rows]
-        out = np.empty((*rows.shape, *self.frame_shape), dtype=np.uint8)
         if rows.size == 0:
-            return out
+            return np.empty((*rows.shape, *self.frame_shape), dtype=np.uint8)
+        flat = rows.ravel()
+        order = np.argsort(flat, kind="stable")
+        srt = flat[order]  # the needed rows in file order, repeats kept
         ds = self._dataset()
-        lo, hi = rows.min(axis=1), rows.max(axis=1) + 1
-        order = np.argsort(lo, kind="stable")
-        i = 0
-        while i < len(order):
-            start, stop, j = lo[order[i]], hi[order[i]], i + 1
-            while j < len(order) and lo[order[j]] <= stop:  # merge overlapping / touching ranges
-                stop = max(stop, hi[order[j]])
-                j += 1
-            block = ds[int(start) : int(stop)]  # (stop - start, H, W, C): one contiguous read
-            for w in order[i:j]:
-                out[w] = block[rows[w] - start]
-            i = j
-        return out
+        got = np.empty((len(flat), *self.source_shape), dtype=np.uint8)
+        for lo, hi in self.read_ranges(np.unique(srt)):
+            a, b = np.searchsorted(srt, [lo, hi])
+            got[order[a:b]] = ds[lo:hi][srt[a:b] - lo]  # one contiguous read per range
+        if self.size is not None:
+            got = resize_frames(got, self.size)
+        return got.reshape(*rows.shape, *self.frame_shape)
 
 
 class WindowDataset:

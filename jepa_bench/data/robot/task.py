@@ -20,6 +20,7 @@ from jepa_bench.data.robot.windows import (
     RobotWindows,
     WindowShape,
     episode_rows,
+    tiling_starts,
     window_starts,
 )
 
@@ -31,7 +32,7 @@ def data_fingerprint(reader: H5Frames) -> str:
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(reader.ep_len).tobytes())
     h.update(np.ascontiguousarray(reader.columns["action"]).tobytes())
-    h.update(repr((reader.pixel_key, reader.frame_shape)).encode())
+    h.update(repr((reader.pixel_key, reader.source_shape)).encode())
     return h.hexdigest()[:12]
 
 
@@ -39,8 +40,9 @@ class RobotTask:
     """Windows of an HDF5 robot dataset, split by episode; probes from latents to columns.
 
     ``version_with_data``: append ``+<data_fingerprint>`` to ``version`` (for tasks whose file
-    is chosen by the user). ``probe_stride``: rows between the starts of consecutive probe windows (default: the window
-    span, so probe windows do not overlap and each ``frameskip``-th frame is probed once).
+    is chosen by the user). ``probe_stride``: rows between the starts of consecutive probe
+    windows; by default (None) probe windows tile the episodes so that every frame is probed
+    exactly once (``windows.tiling_starts``).
     """
 
     def __init__(
@@ -65,18 +67,20 @@ class RobotTask:
     ) -> None:
         self.budget, self.seed = budget, seed
         self.shape = WindowShape(frameskip, history_size, num_preds)
-        self.reader = H5Frames(h5_path, pixels=pixels, cache=cache)
+        if image_size is not None and (isinstance(image_size, bool) or int(image_size) < 8):
+            raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
+        self.reader = H5Frames(h5_path, pixels=pixels, cache=cache, size=image_size)
         r = self.reader
         if r.frame_shape[-1] != 3:
             raise ValueError(
                 f"{r.path}: {r.pixel_key} has {r.frame_shape[-1]} channels; RGB (H, W, 3) expected"
             )
-        if image_size is not None and (isinstance(image_size, bool) or int(image_size) < 8):
-            raise ValueError(f"image_size must be an integer >= 8, got {image_size!r}")
         self.train_eps, self.val_eps = split_episodes(len(r.ep_len), train_split, split_seed)
         self.train_split, self.split_seed = train_split, split_seed
         span = self.shape.span
-        self.probe_stride = int(probe_stride or span)
+        if probe_stride is not None and (isinstance(probe_stride, bool) or int(probe_stride) < 1):
+            raise ValueError(f"probe_stride must be a positive integer, got {probe_stride!r}")
+        self.probe_stride = None if probe_stride is None else int(probe_stride)
         long_enough = r.ep_len >= span
         for side, eps in (("training", self.train_eps), ("validation", self.val_eps)):
             if not long_enough[eps].any():
@@ -88,8 +92,6 @@ class RobotTask:
         self.norm = Normaliser.fit(r.columns, episode_rows(r.ep_offset, r.ep_len, self.train_eps))
         self.targets = tuple(t for t in PROBE_TARGETS if t in r.columns)
         h, w = r.frame_shape[:2]
-        if image_size is not None:
-            h = w = int(image_size)
         self.image_size = image_size
         a_raw = r.columns["action"].shape[1]
         if version_with_data:
@@ -115,10 +117,11 @@ class RobotTask:
                 "probe_train": (self.train_eps, self.probe_stride, self.targets),
                 "val": (self.val_eps, self.probe_stride, self.targets),
             }[split]
-            starts = window_starts(r.ep_offset, r.ep_len, eps, self.shape.span, stride)
-            self._sets[split] = RobotWindows(
-                split, r, starts, self.shape, self.norm, targets, self.image_size
-            )
+            if stride is None:
+                starts = tiling_starts(r.ep_offset, r.ep_len, eps, self.shape)
+            else:
+                starts = window_starts(r.ep_offset, r.ep_len, eps, self.shape.span, stride)
+            self._sets[split] = RobotWindows(split, r, starts, self.shape, self.norm, targets)
         return self._sets[split]
 
     def train_set(self) -> RobotWindows:
@@ -147,6 +150,7 @@ class RobotTask:
             **self.provenance,
             "file": str(r.path),
             "pixels": r.pixel_key,
+            "stored_frame_shape": list(r.source_shape),
             "frame_shape": list(r.frame_shape),
             "image_size": self.image_size,
             "data_fingerprint": data_fingerprint(r),

@@ -65,6 +65,20 @@ def window_starts(
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+def tiling_starts(
+    ep_offset: np.ndarray, ep_len: np.ndarray, episodes: np.ndarray, shape: WindowShape
+) -> np.ndarray:
+    """Window starts whose frames cover every row of the episodes once (probe windows).
+
+    Rows are cut into blocks of ``span``; the ``frameskip`` windows starting at a block's first
+    ``frameskip`` rows together hold each row of the block exactly once. The rows after the last
+    whole block of an episode are left out.
+    """
+    every = window_starts(ep_offset, ep_len, episodes, shape.span, 1)
+    first = np.repeat(ep_offset, ep_len)[every]  # first row of each start's episode
+    return every[(every - first) % shape.span < shape.frameskip]
+
+
 @dataclass
 class Normaliser:
     """Per-dimension (mean, std) of each float column."""
@@ -89,9 +103,7 @@ class Normaliser:
         return ((values - mean) / std).astype(np.float32)
 
     def to_dict(self) -> dict[str, dict[str, list[float]]]:
-        return {
-            k: {"mean": m.tolist(), "std": s.tolist()} for k, (m, s) in self.stats.items()
-        }
+        return {k: {"mean": m.tolist(), "std": s.tolist()} for k, (m, s) in self.stats.items()}
 
 
 def episode_rows(ep_offset: np.ndarray, ep_len: np.ndarray, episodes: np.ndarray) -> np.ndarray:
@@ -104,8 +116,7 @@ class RobotWindows:
     """A ``WindowSet`` of fixed-length windows of one HDF5 file.
 
     ``targets``: probe targets to attach per frame ("action" (B, T, k*A), "proprio", "state");
-    empty for training windows. ``image_size``: frames are resized (bilinear, antialiased) to
-    this square size when it differs from the file's.
+    empty for training windows. Frames come from ``reader`` at its output size.
     """
 
     def __init__(
@@ -116,7 +127,6 @@ class RobotWindows:
         shape: WindowShape,
         norm: Normaliser,
         targets: tuple[str, ...] = (),
-        image_size: int | None = None,
     ) -> None:
         missing = [t for t in targets if t not in reader.columns]
         if missing:
@@ -127,9 +137,6 @@ class RobotWindows:
         self.shape = shape
         self.norm = norm
         self.targets = tuple(targets)
-        h, w = reader.frame_shape[:2]
-        same = image_size is None or (image_size, image_size) == (h, w)
-        self.image_size = None if same else int(image_size)
         self._frame_offsets = np.arange(shape.seq_len, dtype=np.int64) * shape.frameskip
         self._action_offsets = np.arange(shape.span, dtype=np.int64)
 
@@ -142,7 +149,9 @@ class RobotWindows:
             raise ValueError(f"{self.name}: idx must be a 1-D integer array, got {idx.shape}")
         n = len(self)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise IndexError(f"{self.name}: indices must lie in [0, {n}); got {idx.min()}..{idx.max()}")
+            raise IndexError(
+                f"{self.name}: indices must lie in [0, {n}); got {idx.min()}..{idx.max()}"
+            )
         return idx.astype(np.int64)
 
     def action_blocks(self, starts: np.ndarray) -> np.ndarray:
@@ -156,7 +165,7 @@ class RobotWindows:
         s = self.starts[self._check(idx)]  # (B,)
         frame_rows = s[:, None] + self._frame_offsets  # (B, T)
         pix = self.reader.frames(frame_rows)  # (B, T, H, W, C) uint8
-        obs = _to_obs(pix, self.image_size)  # (B, T, C, H', W')
+        obs = _to_obs(pix)  # (B, T, C, H, W)
         blocks = self.action_blocks(s)  # (B, T, k * A)
         targets: dict[str, np.ndarray] = {}
         for name in self.targets:
@@ -167,17 +176,8 @@ class RobotWindows:
         return Batch(obs=obs, actions=np.ascontiguousarray(blocks[:, :-1]), targets=targets)
 
 
-def _to_obs(pix: np.ndarray, size: int | None) -> np.ndarray:
-    """uint8 (B, T, H, W, C) -> float32 (B, T, C, S, S) in [0, 1], resized when ``size`` is set."""
-    obs = np.ascontiguousarray(pix.transpose(0, 1, 4, 2, 3), dtype=np.float32)
-    obs *= np.float32(1.0 / 255.0)
-    if size is None:
-        return obs
-    import torch
-    import torch.nn.functional as F
-
-    b, t = obs.shape[:2]
-    x = torch.from_numpy(obs).flatten(0, 1)  # (B*T, C, H, W)
-    shrink = x.shape[-1] > size or x.shape[-2] > size
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
-    return x.clamp_(0.0, 1.0).view(b, t, *x.shape[1:]).numpy()
+def _to_obs(pix: np.ndarray) -> np.ndarray:
+    """uint8 (B, T, H, W, C) -> float32 (B, T, C, H, W) in [0, 1]."""
+    obs = np.empty((*pix.shape[:2], pix.shape[4], *pix.shape[2:4]), dtype=np.float32)
+    np.multiply(pix.transpose(0, 1, 4, 2, 3), np.float32(1.0 / 255.0), out=obs)
+    return obs

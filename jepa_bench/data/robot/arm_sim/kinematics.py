@@ -90,7 +90,9 @@ def inverse(tip: np.ndarray, roll: np.ndarray | float = 0.0) -> np.ndarray:
     if np.any(np.abs(cos_elbow) > 1.0) or np.any(r < 1e-6):
         raise UnreachableError(f"target(s) out of reach: {tip[np.abs(cos_elbow) > 1.0][:3]}")
     elbow = -np.arccos(cos_elbow)
-    lift = np.arctan2(dz, dr) - np.arctan2(FOREARM * np.sin(elbow), UPPER_ARM + FOREARM * np.cos(elbow))
+    lift = np.arctan2(dz, dr) - np.arctan2(
+        FOREARM * np.sin(elbow), UPPER_ARM + FOREARM * np.cos(elbow)
+    )
     wflex = -np.pi / 2 - lift - elbow
     roll = np.broadcast_to(np.deg2rad(roll), pan.shape)
     return np.rad2deg(np.stack([pan, lift, elbow, wflex, roll], axis=-1))

@@ -76,24 +76,26 @@ def _plan(rng: np.random.Generator, cube: np.ndarray, target: np.ndarray, scale:
         (np.r_[drop[:2], HOVER_Z], roll_b, kin.GRIPPER_OPEN),
         (home, 0.0, 10.0),
     ]
-    tips, rolls, grips = [np.tile(home, (max(2, round(rng.integers(4, 10) * scale)), 1))], [], []
-    rolls.append(np.full(len(tips[0]), roll_a))
-    grips.append(np.full(len(tips[0]), 10.0))
+    parts = [_pause(rng, scale, home, roll_a, 10.0)]
     prev = steps[0]
     for cur in steps[1:]:
         dist = float(np.linalg.norm(cur[0] - prev[0]))
         n = dist / speed + (rng.uniform(8, 14) if dist < 1e-9 else rng.uniform(3, 8))
-        n = max(2, int(round(n * scale)))
-        s = _min_jerk(n)[:, None]
-        tips.append(prev[0] + s * (cur[0] - prev[0]))
-        rolls.append(prev[1] + s[:, 0] * (cur[1] - prev[1]))
-        grips.append(prev[2] + s[:, 0] * (cur[2] - prev[2]))
+        s = _min_jerk(max(2, int(round(n * scale))))[:, None]  # (n, 1) progress 0 -> 1
+        tip = prev[0] + s * (cur[0] - prev[0])
+        roll = prev[1] + s[:, 0] * (cur[1] - prev[1])
+        grip = prev[2] + s[:, 0] * (cur[2] - prev[2])
+        parts.append((tip, roll, grip))
         prev = cur
-    hold = max(2, int(round(rng.integers(4, 10) * scale)))
-    tips.append(np.tile(steps[-1][0], (hold, 1)))
-    rolls.append(np.zeros(hold))
-    grips.append(np.full(hold, 10.0))
-    return np.concatenate(tips), np.concatenate(rolls), np.concatenate(grips)
+    parts.append(_pause(rng, scale, home, 0.0, 10.0))
+    tips, rolls, grips = (np.concatenate(p) for p in zip(*parts))
+    return tips, rolls, grips
+
+
+def _pause(rng: np.random.Generator, scale: float, tip: np.ndarray, roll: float, grip: float):
+    """A few frames standing still at ``tip``: (n, 3) tips, (n,) rolls, (n,) gripper."""
+    n = max(2, int(round(rng.integers(4, 10) * scale)))
+    return np.tile(tip, (n, 1)), np.full(n, float(roll)), np.full(n, grip)
 
 
 def _noise(rng: np.random.Generator, n: int, smooth_std: float, white_std: float) -> np.ndarray:

@@ -146,7 +146,9 @@ def render_episode(ep: Episode, size: int) -> np.ndarray:
         normal[axis] = 1.0 if cam.forward[axis] < 0 else -1.0
         u, v = np.eye(3)[[i for i in range(3) if i != axis]]
         centre = cube + normal * CUBE / 2  # (T, 3)
-        quad = [centre + (a * u + b * v) * CUBE / 2 for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+        quad = [
+            centre + (a * u + b * v) * CUBE / 2 for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+        ]
         proj = [cam.project(c) for c in quad]
         xs = np.stack([p[0] for p in proj], 1)
         ys = np.stack([p[1] for p in proj], 1)

@@ -24,7 +24,7 @@ from jepa_bench.registry import TASKS
 # 150-250 frames at duration_scale 1 (5-8 s at 30 fps).
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": dict(episodes=4, image_size=32, duration_scale=0.35),
-    "default": dict(episodes=48, image_size=64, duration_scale=1.0),
+    "default": dict(episodes=100, image_size=64, duration_scale=1.0),
     "full": dict(episodes=500, image_size=96, duration_scale=1.0),
 }
 
@@ -46,7 +46,11 @@ class ArmSimTask:
         **window_kwargs: Any,
     ) -> None:
         for name, v in (("episodes", episodes), ("image_size", image_size)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < (2 if name == "episodes" else 16):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int)
+                or v < (2 if name == "episodes" else 16)
+            ):
                 low = 2 if name == "episodes" else 16
                 raise ValueError(f"arm_sim {name} must be an integer >= {low}, got {v!r}")
         if not duration_scale > 0:
