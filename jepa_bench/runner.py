@@ -154,7 +154,6 @@ def execute_run(
     from jepa_bench.train import distributed as ddp
     from jepa_bench.train.checkpoint import MODEL_FILE, file_sha256
     from jepa_bench.train.loop import train
-
     from jepa_bench.train.memory import tune_malloc
 
     tune_malloc()

@@ -14,8 +14,8 @@ from torch import Tensor
 
 from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.registry import REGULARIZERS
-from jepa_bench.train.distributed import all_gather_cat
 from jepa_bench.regularizers.base import Regularizer, Schedule, prediction_mse
+from jepa_bench.train.distributed import all_gather_cat
 
 
 def _check_2d(z: Tensor, what: str) -> None:
