@@ -36,7 +36,7 @@ class TrainConfig:
 class PlanConfig:
     """Planning evaluation (CEM in latent space) on tasks with an interactive environment."""
 
-    episodes: int = 20  # per case: same-room and cross-room start/goal pairs
+    episodes: int = 10  # per case: same-room and cross-room start/goal pairs
     samples: int = 300  # CEM defaults follow LeWM's planner
     iterations: int = 30
     topk: int = 30

@@ -163,6 +163,7 @@ def execute_run(
     if ddp.init_from_env(device.type) and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
     task, model, objective = build(cfg)
+    train_set = task.train_set()  # tasks may generate or convert their data lazily here
     data_s = time.perf_counter() - t_start
     settings = resolve_train(cfg, model)
     resolve_eval(cfg)
@@ -176,7 +177,7 @@ def execute_run(
     summary = train(
         model,
         objective,
-        task.train_set(),
+        train_set,
         settings,
         device=device,
         seed=cfg.seed,

@@ -198,6 +198,7 @@ def test_perfect_model_reaches_same_room_goals(toy_result):
     assert m["plan/same_room/success"] >= 0.8
     assert m["plan/random/same_room/success"] <= 0.2
     assert m["plan/same_room/final_dist"] < m["plan/random/same_room/final_dist"]
+    assert m["plan/same_room/progress"] > max(0.0, m["plan/random/same_room/progress"])
     assert 0 < m["plan/same_room/steps_to_success"] <= FAST.max_steps
 
 

@@ -76,6 +76,10 @@ def test_without_data_the_error_says_how_to_get_it(tmp_path: Path) -> None:
     assert str(tmp_path / "koch_pick_place") in msg and "arm_sim" in msg
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         koch_pick_place(data=str(tmp_path / "missing.h5"), data_dir=str(tmp_path))
+    args = ["run", "-m", "convnext_mlp_smoke", "-t", "koch_pick_place", "-b", "smoke", "-q",
+            "--data-dir", str(tmp_path), "--out", str(tmp_path / "runs")]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "jepa-bench convert lerobot/koch_pick_place_1_lego" in res.output
 
 
 def test_folders_and_cameras(tmp_path: Path) -> None:

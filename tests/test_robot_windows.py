@@ -141,6 +141,7 @@ def test_probe_suite_and_spec(h5_path: Path) -> None:
     ep_of_row = np.repeat(np.arange(len(LENS)), LENS)
     train_eps = set(ep_of_row[suite.train.starts])
     val_eps = set(ep_of_row[suite.evals["val"].starts])
+    np.testing.assert_array_equal(suite.train.episode, ep_of_row[suite.train.starts])
     assert val_eps and train_eps and not train_eps & val_eps
     assert task.train_set().batch(np.arange(3)).targets == {}
 
@@ -188,11 +189,13 @@ def test_pickled_reader_reopens_and_drops_the_cache(h5_path: Path) -> None:
 
 
 def test_dataloader_workers_read_the_same_batches(h5_path: Path) -> None:
-    """Two forked workers (own handles) yield the batches a single process reads."""
+    """Two forked workers open their own handles and yield the batches one process reads."""
     task = RobotTask("t", "t-v1", h5_path, cache=False)
     ws = task.windows("probe_train")
-    order = list(window_loader(ws, 4, num_workers=0, shuffle=False))
     multi = list(window_loader(ws, 4, num_workers=2, shuffle=False))
+    assert ws.reader._file is None  # the workers read; the parent never opened a handle
+    order = list(window_loader(ws, 4, num_workers=0, shuffle=False))
+    assert ws.reader._file is not None
     assert len(order) == len(multi) == -(-len(ws) // 4)
     for a, b in zip(order, multi):
         assert set(a) == {"obs", "actions", "target/action", "target/proprio", "target/state"}

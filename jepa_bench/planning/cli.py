@@ -62,10 +62,11 @@ def check_checkpoint(record_path: Path, weights: Path) -> None:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """Per policy and case: success at both radii, final distance, steps to success."""
+    """Per policy and case: success at both radii, final distance, progress, steps to success."""
     d = result["details"]
     r, lr = d["radius_px"], d["loose_radius_px"]
-    head = ("policy", "case", f"success@{r:g}px", f"success@{lr:g}px", "final dist px", "steps")
+    head = ("policy", "case", f"success@{r:g}px", f"success@{lr:g}px", "final dist px",
+            "progress px", "steps")  # fmt: skip
     rows = [head]
     for policy, cases in d["summary"].items():
         for case, s in cases.items():
@@ -77,6 +78,7 @@ def format_table(result: dict[str, Any]) -> str:
                     f"{s['success']:.2f}",
                     f"{s['success_loose']:.2f}",
                     f"{s['final_dist']:.2f}",
+                    f"{s['progress']:+.2f}",
                     "-" if steps is None or math.isnan(steps) else f"{steps:.1f}",
                 )
             )

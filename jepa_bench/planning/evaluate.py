@@ -9,8 +9,9 @@ with no early stop:
 - ``oracle``: the same CEM on the true dynamics and true cost-to-go (the ceiling).
 
 Per policy and case: ``success`` (final position within ``radius`` px of the goal, PLDM's
-criterion), ``success_loose`` (within ``loose_radius`` px) and ``final_dist`` (px); for the model
-also ``steps_to_success`` (first step within the radius, over successful episodes; ``_loose``
+criterion), ``success_loose`` (within ``loose_radius`` px), ``final_dist`` (px) and ``progress``
+(mean initial minus final distance, px: 0 for an agent that stays put); for the model also
+``steps_to_success`` (first step within the radius, over successful episodes; ``_loose``
 likewise) and the median time per planning call. Keys: ``plan/<case>/<name>`` for the model,
 ``plan/<policy>/<case>/<name>`` for the baselines, ``plan/time_per_call_ms``.
 """
@@ -41,11 +42,12 @@ HIGHER_IS_BETTER = {
     "success": True,
     "success_loose": True,
     "final_dist": False,
+    "progress": True,
     "steps_to_success": False,
     "steps_to_success_loose": False,
 }
 MODEL_KEYS = tuple(HIGHER_IS_BETTER)
-BASELINE_KEYS = ("success", "success_loose", "final_dist")
+BASELINE_KEYS = ("success", "success_loose", "final_dist", "progress")
 
 
 def check_plan_config(cfg: PlanConfig) -> None:
@@ -73,6 +75,7 @@ def summarise(dists: np.ndarray, cfg: PlanConfig) -> dict[str, float]:
         "success": float(np.mean(final <= cfg.radius)),
         "success_loose": float(np.mean(final <= cfg.loose_radius)),
         "final_dist": float(np.mean(final)),
+        "progress": float(np.mean(dists[:, 0] - final)),  # px closer than at the start
     }
     for key, r in (("steps_to_success", cfg.radius), ("steps_to_success_loose", cfg.loose_radius)):
         ok = final <= r

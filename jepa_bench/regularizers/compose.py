@@ -69,6 +69,8 @@ def _value(text: str, key: str, part: str) -> object:
         return schedule
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text) and text.lower() not in ("nan", "inf"):
+        return text  # a word setting (e.g. vicreg:on=pred); the regulariser validates it
     if _INT.fullmatch(text):
         return int(text)
     try:
@@ -78,7 +80,7 @@ def _value(text: str, key: str, part: str) -> object:
     if not math.isfinite(value):
         raise ValueError(
             f"bad value {text!r} for {key!r} in {part!r}: expected a finite number, true/false, "
-            "or a schedule such as 25@0;50@0.8"
+            "a word, or a schedule such as 25@0;50@0.8"
         )
     return value
 

@@ -67,8 +67,12 @@ class VICReg(Regularizer):
         covariance: float | str | Schedule = 1.0,
         gamma: float = 1.0,
         eps: float = 1e-4,
+        on: str = "both",
     ) -> None:
         super().__init__()
+        if on not in ("both", "pred", "emb"):
+            raise ValueError(f"vicreg 'on' must be both, pred or emb, got {on!r}")
+        self.on = on
         if not eps > 0:
             raise ValueError(f"eps must be > 0 (it keeps sqrt differentiable at 0), got {eps}")
         self.weight = Schedule.parse(weight)
@@ -79,13 +83,22 @@ class VICReg(Regularizer):
         self.eps = float(eps)
 
     def terms(self, lat: TrainLatents, progress: float) -> dict[str, Tensor]:
-        # z: (B*T, D); under DDP the statistics cover the global batch (see train.distributed)
-        z = all_gather_cat(lat.pred.reshape(-1, lat.pred.shape[-1]))
+        # Variance and covariance on each regularised branch, flattened to (B*T, D) and summed
+        # over branches ("both": predictions and encoder embeddings, as in VICReg; "pred": only
+        # predictions, as in the wall-door ConvNeXt reference, which lets the predictor supply
+        # the variance from the actions while the encoder collapses). Under DDP the statistics
+        # cover the global batch (see train.distributed).
+        branches = {"both": (lat.pred, lat.emb), "pred": (lat.pred,), "emb": (lat.emb,)}[self.on]
+        var = cov = lat.pred.new_zeros(())
+        for z in branches:
+            z = all_gather_cat(z.reshape(-1, z.shape[-1]))  # (B*T, D)
+            var = var + variance_term(z, self.gamma, self.eps)
+            cov = cov + covariance_term(z)
         w = self.weight(progress)
         return {
             "invariance": w * self.w_inv(progress) * prediction_mse(lat),
-            "variance": w * self.w_var(progress) * variance_term(z, self.gamma, self.eps),
-            "covariance": w * self.w_cov(progress) * covariance_term(z),
+            "variance": w * self.w_var(progress) * var,
+            "covariance": w * self.w_cov(progress) * cov,
         }
 
     def config(self) -> dict[str, object]:
@@ -96,5 +109,5 @@ class VICReg(Regularizer):
             "covariance": self.w_cov.to_config(),
             "gamma": self.gamma,
             "eps": self.eps,
-            "input": "pred",
+            "on": self.on,
         }

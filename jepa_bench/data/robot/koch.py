@@ -25,6 +25,11 @@ TASK_VERSION = "koch_pick_place-v1"  # + "+<fingerprint of the data file>"
 H5_SUFFIXES = (".h5", ".hdf5")
 DEFAULT_CONVERT_SIZE = 224  # a LeRobot folder is converted at LeWM's size unless image_size is set
 
+
+class MissingDataError(FileNotFoundError, ValueError):
+    """The recordings are not where the options say (a ValueError too: a usage error)."""
+
+
 HOW_TO_GET = """\
 koch_pick_place needs the Koch pick-and-place recordings, and none were found: no data given
 (--task-arg data=PATH) and no .h5 file in {folder}. Get them in one of these ways:
@@ -57,7 +62,7 @@ def _pick_file(files: list[Path], camera: str | None, where: Path) -> Path:
     if len(files) == 1:
         return files[0]
     if not files:
-        raise FileNotFoundError(f"{where}: no HDF5 file for camera {camera!r}")
+        raise MissingDataError(f"{where}: no HDF5 file for camera {camera!r}")
     names = ", ".join(sorted(f.name for f in files))
     raise ValueError(f"{where}: several HDF5 files fit ({names}); choose one with camera=<name>")
 
@@ -109,7 +114,7 @@ def resolve_data(
             [f for f in _h5_files(folder) if "converted" not in f.parts] if folder.is_dir() else []
         )
         if not files:
-            raise FileNotFoundError(HOW_TO_GET.format(folder=folder))
+            raise MissingDataError(HOW_TO_GET.format(folder=folder))
         path = _pick_file(files, camera, folder)
         return path, _pixel_key(path, camera), {"source": "found in data_dir"}
     path = Path(data).expanduser()
@@ -126,8 +131,8 @@ def resolve_data(
         if files:
             picked = _pick_file(files, camera, path)
             return picked, _pixel_key(picked, camera), {"source": "folder of HDF5 files"}
-        raise FileNotFoundError(f"{path}: neither a LeRobot dataset (meta/info.json) nor .h5 files")
-    raise FileNotFoundError(
+        raise MissingDataError(f"{path}: neither a LeRobot dataset (meta/info.json) nor .h5 files")
+    raise MissingDataError(
         f"{path}: no such file or folder.\n\n" + HOW_TO_GET.format(folder=root / "koch_pick_place")
     )
 

@@ -14,6 +14,7 @@ DataLoader worker never uses its parent's handle); pickling drops it. ``WindowDa
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from jepa_bench.convert.layout import open_lewm_h5
 CACHE_LIMIT_MB = 4096  # cache="auto" holds frames in memory up to this size ...
 CACHE_RAM_SHARE = 0.25  # ... and this share of the memory available when the file is opened
 CHUNK_CACHE_MB = 256  # the HDF5 chunk cache of each handle (as stable-worldmodel opens files)
+_INHERITED: list[Any] = []  # handles a forked child got from its parent: kept, never touched
 MERGE_GAP_KB = 256  # rows between two needed rows are read along when they take at most this
 FLOAT_COLUMNS = ("action", "proprio", "state")
 
@@ -78,6 +80,7 @@ class H5Frames:
         self._file: h5py.File | None = None
         self._ds: h5py.Dataset | None = None
         self._pid = -1
+        self._lock, self._load_lock = threading.Lock(), threading.Lock()
         with open_lewm_h5(self.path, cache_mb=1) as h5:
             keys = h5.pixel_keys
             if not keys:
@@ -134,44 +137,61 @@ class H5Frames:
 
     def _dataset(self) -> h5py.Dataset:
         # HDF5 keeps a chunk cache per open dataset, so the dataset object is kept open too.
-        if self._file is None or self._pid != os.getpid():
-            self._file = self._ds = None  # a parent's handle is left alone, never used in a child
-            cache = self.chunk_cache_mb * 2**20
-            self._file = h5py.File(self.path, "r", swmr=True, rdcc_nbytes=cache, rdcc_nslots=10007)
-            self._ds = self._file[self.pixel_key]
-            self._pid = os.getpid()
+        if self._ds is None or self._pid != os.getpid():
+            with self._lock:
+                if self._ds is None or self._pid != os.getpid():
+                    self.reopen()
+                    cache = self.chunk_cache_mb * 2**20
+                    f = h5py.File(self.path, "r", swmr=True, rdcc_nbytes=cache, rdcc_nslots=10007)
+                    self._file, self._ds, self._pid = f, f[self.pixel_key], os.getpid()
         return self._ds
 
     def reopen(self) -> None:
-        """Drop this process's handle (a worker calls this first); the next read opens anew."""
-        self._file = self._ds = None
+        """Forget this handle (a worker calls this first); the next read opens a new one.
 
-    def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
+        A handle inherited from a parent process is kept referenced and never closed here, so
+        the parent's HDF5 state is not touched from the child.
+        """
+        if self._file is not None and self._pid != os.getpid():
+            _INHERITED.append((self._file, self._ds))
+        elif self._file is not None:
             self._file.close()
         self._file = self._ds = None
 
+    def close(self) -> None:
+        """Close this process's handle (and with it the chunk cache)."""
+        self.reopen()
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_file"] = state["_ds"] = None
+        state["_file"] = state["_ds"] = state["_lock"] = state["_load_lock"] = None
         state["_frames"] = None  # a spawned worker loads its own cache when it needs one
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock, self._load_lock = threading.Lock(), threading.Lock()
 
     # -- reads ----------------------------------------------------------------------------------
 
     def load(self) -> np.ndarray:
         """Every frame (N, H, W, C) uint8 at the output size, read once and kept (the cache)."""
         if self._frames is None:
-            ds = self._dataset()
-            frames = np.empty((self.n_rows, *self.frame_shape), dtype=np.uint8)
-            step = max(1, self.chunk_rows or 64) * max(1, 256 // (self.chunk_rows or 64))
-            for lo in range(0, self.n_rows, step):
-                block = ds[lo : lo + step]  # (step, H, W, C): whole chunks
-                frames[lo : lo + len(block)] = (
-                    block if self.size is None else resize_frames(block, self.size)
-                )
-            self._frames = frames
+            with self._load_lock:  # two threads asking at once read the file once
+                if self._frames is None:
+                    self._frames = self._read_all()
         return self._frames
+
+    def _read_all(self) -> np.ndarray:
+        ds = self._dataset()
+        frames = np.empty((self.n_rows, *self.frame_shape), dtype=np.uint8)
+        step = max(1, self.chunk_rows or 64) * max(1, 256 // (self.chunk_rows or 64))
+        for lo in range(0, self.n_rows, step):
+            block = ds[lo : lo + step]  # (step, H, W, C): whole chunks
+            frames[lo : lo + len(block)] = (
+                block if self.size is None else resize_frames(block, self.size)
+            )
+        return frames
 
     def read_ranges(self, rows: np.ndarray) -> list[tuple[int, int]]:
         """Contiguous [lo, hi) ranges covering the sorted unique ``rows``.

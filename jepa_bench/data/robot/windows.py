@@ -134,6 +134,8 @@ class RobotWindows:
         self.name = name
         self.reader = reader
         self.starts = np.asarray(starts, dtype=np.int64)
+        # position of each window's episode in the file (for episode-grouped probe fitting)
+        self.episode = np.searchsorted(reader.ep_offset, self.starts, side="right") - 1
         self.shape = shape
         self.norm = norm
         self.targets = tuple(targets)
