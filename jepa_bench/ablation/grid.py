@@ -51,8 +51,18 @@ def run_grid(
     jobs: int = 1,
     progress: bool = True,
     on_done: Callable[[RunConfig, dict[str, Any], bool], None] | None = None,
+    launcher: str = "local",
+    launcher_params: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run (or reuse) every config; ``jobs`` > 1 runs independent runs in worker processes."""
+    """Run (or reuse) every config.
+
+    ``launcher="local"``: in this process, or ``jobs`` worker processes when jobs > 1.
+    ``launcher="submitit"``: one cluster job per unfinished run through submitit (SLURM, or
+    submitit's local/debug executors), with ``launcher_params`` passed to
+    ``AutoExecutor.update_parameters`` (e.g. ``slurm_partition``, ``gpus_per_node``,
+    ``timeout_min``). Runs are keyed by their config hash, so re-submitting a grid only runs
+    what has no valid result yet.
+    """
     from jepa_bench.runner import execute_run
 
     records: dict[int, dict[str, Any]] = {}
@@ -65,7 +75,14 @@ def run_grid(
                 on_done(cfg, rec, True)
         else:
             todo.append(i)
-    if jobs <= 1:
+    if launcher == "submitit":
+        for i, rec in _submit_all(configs, todo, launcher_params or {}):
+            records[i] = rec
+            if on_done:
+                on_done(configs[i], rec, False)
+    elif launcher != "local":
+        raise ValueError(f"unknown launcher {launcher!r}; use 'local' or 'submitit'")
+    elif jobs <= 1:
         for i in todo:
             records[i] = execute_run(copy.deepcopy(configs[i]), progress=progress)
             if on_done:
@@ -80,3 +97,24 @@ def run_grid(
                 if on_done:
                     on_done(configs[i], records[i], False)
     return [records[i] for i in range(len(configs))]
+
+
+def _submit_all(
+    configs: Sequence[RunConfig], todo: list[int], params: dict[str, Any]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Submit each unfinished run as its own submitit job and wait for the records."""
+    try:
+        import submitit
+    except ImportError as err:
+        raise RuntimeError(
+            "the submitit launcher needs the cluster extra: pip install 'jepa-bench[cluster]'"
+        ) from err
+    params = dict(params)
+    cluster = params.pop("cluster", None)
+    folder = Path(configs[0].out if configs else ".") / "submitit" / "%j"
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    threads = int(params.pop("threads", params.get("cpus_per_task", 1) or 1))
+    if params:
+        executor.update_parameters(**params)
+    jobs = [(i, executor.submit(_run_one, configs[i].to_dict(), threads)) for i in todo]
+    return [(i, job.result()) for i, job in jobs]

@@ -41,6 +41,21 @@ from jepa_bench.config import BUDGETS, RunConfig
     help="Runs at a time (local worker processes, threads split between them).",
 )
 @click.option("--steps", type=int, default=None, help="Override the budget's training steps.")
+@click.option(
+    "--launcher",
+    type=click.Choice(["local", "submitit"]),
+    default="local",
+    show_default=True,
+    help="local: this machine (--jobs at a time); submitit: one cluster job per run "
+    "(pip install 'jepa-bench[cluster]').",
+)
+@click.option(
+    "--launcher-arg",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="submitit executor parameter, e.g. slurm_partition=gpu, gpus_per_node=1, "
+    "timeout_min=60, cluster=debug (in-process, for trying it out).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def ablate(**kw: Any) -> None:
     """Train MODEL on TASK once per regulariser and seed; table and plot of mean +- std.
@@ -75,7 +90,16 @@ def ablate(**kw: Any) -> None:
         how = "reused" if reused else "finished"
         click.echo(f"[{how}] reg={cfg.reg} seed={cfg.seed} -> {rec['run_id']}")
 
-    records = run_grid(configs, jobs=kw["jobs"], progress=not kw["quiet"], on_done=done)
+    from jepa_bench.commands.run import _kv
+
+    records = run_grid(
+        configs,
+        jobs=kw["jobs"],
+        progress=not kw["quiet"],
+        on_done=done,
+        launcher=kw["launcher"],
+        launcher_params=_kv(kw["launcher_arg"], "--launcher-arg"),
+    )
     out_dir = Path(kw["out"]) / f"ablation__{kw['task']}__{kw['model']}__{kw['budget']}"
     paths = write_summary(records, out_dir)
     click.echo("\n" + to_markdown(summarise(records)))

@@ -149,10 +149,17 @@ def format_summary(record: dict[str, Any]) -> str:
 )
 @click.option("--model-arg", multiple=True, metavar="KEY=VALUE", help="Model factory argument.")
 @click.option("--task-arg", multiple=True, metavar="KEY=VALUE", help="Task factory argument.")
-@click.option("--checkpoint-every", type=int, default=None,
-              help="Save a resumable checkpoint every N steps (default: only at the end).")
-@click.option("--keep-snapshots", is_flag=True,
-              help="Keep model_step<N>.safetensors at every checkpoint (compared in reports).")
+@click.option(
+    "--checkpoint-every",
+    type=int,
+    default=None,
+    help="Save a resumable checkpoint every N steps (default: only at the end).",
+)
+@click.option(
+    "--keep-snapshots",
+    is_flag=True,
+    help="Keep model_step<N>.safetensors at every checkpoint (compared in reports).",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same config.")
 @click.option("--no-untrained", is_flag=True, help="Skip evaluating the untrained reference.")
 @click.option(
