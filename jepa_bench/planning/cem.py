@@ -58,7 +58,8 @@ class CEMResult:
 def clamp_norm(actions: Tensor, max_norm: float) -> Tensor:
     """Scale every action (..., A) longer than ``max_norm`` back to that length."""
     norm = actions.norm(dim=-1, keepdim=True)  # (..., 1)
-    return actions * torch.clamp(max_norm / norm.clamp_min(1e-12), max=1.0)
+    long = norm > max_norm  # only these change, so short actions stay bit-identical
+    return torch.where(long, actions * (max_norm / norm.clamp_min(1e-12)), actions)
 
 
 def cem(

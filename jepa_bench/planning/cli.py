@@ -180,7 +180,7 @@ def plan(
 ) -> None:
     """Plan with a trained run's model on fixed wall_door episodes; report success rates.
 
-    Settings default to the run's ``eval.plan`` config. Prints success at both radii, mean final
+    Settings default to the run's eval.plan config. Prints success at both radii, mean final
     distance and steps to success for the model, a random-action baseline and an oracle planner
     on the true dynamics, and the time per planning call.
 
@@ -213,6 +213,10 @@ def plan(
     if untrained:
         _, fresh, _ = build(cfg)  # build() seeds before init: the untrained twin
         twin = plan_eval(fresh.to(dev), plan_cfg, dev, run_seed, **{**kw, "baselines": False})
+        for key, value in trained["metrics"].items():  # baselines do not depend on the model
+            if key.startswith(("plan/random/", "plan/oracle/")):
+                twin["metrics"][key] = value
+                twin["higher_is_better"][key] = trained["higher_is_better"][key]
         click.echo("\nuntrained twin\n" + format_table(twin))
     if write:
         write_planning(record_path, trained, twin)
