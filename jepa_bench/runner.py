@@ -7,6 +7,7 @@ directory (resolved config, training log, checkpoint, result record) and returns
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import random
 import re
@@ -193,10 +194,12 @@ def execute_run(
     )
     untrained_eval = None
     if cfg.eval.eval_untrained:
+        # planning is scored against its random and oracle baselines; the twin skips it
+        twin_cfg = dataclasses.replace(cfg.eval, planning=False)
         untrained_eval = evaluate(
             untrained.to(device),
             task,
-            cfg.eval,
+            twin_cfg,
             device=device,
             seed=cfg.seed,
             budget=cfg.budget,

@@ -107,7 +107,7 @@ class ConvNeXtMLP(nn.Module):
     )
     BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(steps=3, batch_size=8),
-        "default": dict(steps=220, batch_size=16, lr=1e-3),
+        "default": dict(steps=280, batch_size=16, lr=1e-3),
         "full": dict(steps=20_000, batch_size=128),
     }
 
