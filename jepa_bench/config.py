@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -88,12 +86,9 @@ class RunConfig:
 
     def hash(self) -> str:
         """A short hash of everything that determines the result (not output paths or device)."""
-        d = self.to_dict()
-        for key in ("out", "device", "resume", "data_dir"):
-            d.pop(key, None)
-        d["train"].pop("keep_snapshots", None)  # output only; results are the same
-        blob = json.dumps(d, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        from jepa_bench.record.schema import hash_config
+
+        return hash_config(self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

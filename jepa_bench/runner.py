@@ -21,7 +21,7 @@ import torch
 import yaml
 from torch import nn
 
-from jepa_bench.config import BUDGETS, RunConfig
+from jepa_bench.config import BUDGETS, EvalConfig, RunConfig
 from jepa_bench.models.check import check_model
 from jepa_bench.models.plugins import model_slug, resolve_model
 from jepa_bench.registry import TASKS, load_builtins
@@ -113,6 +113,12 @@ def resolve_eval(cfg: RunConfig) -> None:
             setattr(cfg.eval, key, value)
 
 
+def twin_eval_config(ev: EvalConfig) -> EvalConfig:
+    """How the untrained twin is evaluated: as the model, but without planning (planning is
+    scored against its own random and oracle baselines, and costs minutes on CPU)."""
+    return dataclasses.replace(ev, planning=False)
+
+
 def run_id_for(cfg: RunConfig) -> str:
     """The run directory name: readable parts + the hash of the config AS REQUESTED.
 
@@ -194,8 +200,7 @@ def execute_run(
     )
     untrained_eval = None
     if cfg.eval.eval_untrained:
-        # planning is scored against its random and oracle baselines; the twin skips it
-        twin_cfg = dataclasses.replace(cfg.eval, planning=False)
+        twin_cfg = twin_eval_config(cfg.eval)
         untrained_eval = evaluate(
             untrained.to(device),
             task,

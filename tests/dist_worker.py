@@ -36,10 +36,25 @@ def train_once(model_name: str, reg: str, run_dir: str, steps: int = 2, batch: i
     model = no_dropout(MODELS.get(model_name)(task.spec))
     objective = build_objective(reg, seed=0)
     model = objective.transform_model(model)
-    settings = TrainSettings(steps=steps, batch_size=batch, lr=1e-3, weight_decay=0.0,
-                             grad_clip=100.0, optimizer="sgd", log_every=1)
-    train(model, objective, task.train_set(), settings, device=torch.device("cpu"), seed=0,
-          run_dir=run_dir, progress=False)
+    settings = TrainSettings(
+        steps=steps,
+        batch_size=batch,
+        lr=1e-3,
+        weight_decay=0.0,
+        grad_clip=100.0,
+        optimizer="sgd",
+        log_every=1,
+    )
+    train(
+        model,
+        objective,
+        task.train_set(),
+        settings,
+        device=torch.device("cpu"),
+        seed=0,
+        run_dir=run_dir,
+        progress=False,
+    )
 
 
 def rank_main(rank: int, world: int, init_file: str, model_name: str, reg: str, run_dir: str):

@@ -135,9 +135,30 @@ def test_ablate_through_submitit_debug_executor(tmp_path, smoke_run):
     """The submitit launcher runs each grid cell as a job and the grid resumes afterwards."""
     pytest.importorskip("submitit")
     _, _, cache = smoke_run
-    args = ["ablate", "-m", "convnext_mlp_smoke", "-t", "wall_door", "-b", "smoke", "-q",
-            "--reg", "none", "--seeds", "1", "--out", str(tmp_path), "--data-dir", str(cache),
-            "--steps", "1", "--launcher", "submitit", "--launcher-arg", "cluster=debug"]
+    args = [
+        "ablate",
+        "-m",
+        "convnext_mlp_smoke",
+        "-t",
+        "wall_door",
+        "-b",
+        "smoke",
+        "-q",
+        "--reg",
+        "none",
+        "--seeds",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--data-dir",
+        str(cache),
+        "--steps",
+        "1",
+        "--launcher",
+        "submitit",
+        "--launcher-arg",
+        "cluster=debug",
+    ]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert first.output.count("[finished]") == 1

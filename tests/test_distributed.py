@@ -31,8 +31,12 @@ def test_two_process_run_equals_one_process_run(tmp_path, model_name, reg):
     single, double = tmp_path / "single", tmp_path / "double"
     torch.set_num_threads(1)
     train_once(model_name, reg, str(single))
-    mp.spawn(rank_main, args=(2, str(tmp_path / "init"), model_name, reg, str(double)),
-             nprocs=2, join=True)
+    mp.spawn(
+        rank_main,
+        args=(2, str(tmp_path / "init"), model_name, reg, str(double)),
+        nprocs=2,
+        join=True,
+    )
     a, b = _log(single), _log(double)
     assert len(a) == len(b) == 2
     for row_a, row_b in zip(a, b):

@@ -135,7 +135,14 @@ def test_batch_order_covers_each_epoch_once():
 
 def test_snapshots_are_kept_when_asked(tmp_path):
     """keep_snapshots leaves one model_step<N>.safetensors per checkpoint."""
-    train(_model(), Objective([VICReg()]), ToyWindows(16, 1, targets=False),
-          TrainSettings(steps=4, checkpoint_every=2, keep_snapshots=True, **SETTINGS),
-          device=torch.device("cpu"), seed=0, run_dir=tmp_path, progress=False)
+    train(
+        _model(),
+        Objective([VICReg()]),
+        ToyWindows(16, 1, targets=False),
+        TrainSettings(steps=4, checkpoint_every=2, keep_snapshots=True, **SETTINGS),
+        device=torch.device("cpu"),
+        seed=0,
+        run_dir=tmp_path,
+        progress=False,
+    )
     assert sorted(p.name for p in tmp_path.glob("model_step*")) == ["model_step2.safetensors"]

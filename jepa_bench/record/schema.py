@@ -22,13 +22,20 @@ KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0",)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # run ids, task names: used as file names
 TIME_KEYS = ("train_s", "eval_s", "total_s", "data_s")
 HARDWARE_KEYS = ("cpu", "cores", "gpu", "torch", "python", "platform", "threads")
-# Config keys that do not change the result (same list as RunConfig.hash).
+# Config keys that do not change the result: top-level ones, and (section, key) pairs.
 UNHASHED_CONFIG_KEYS = ("out", "device", "resume", "data_dir")
+UNHASHED_NESTED_KEYS = (("train", "keep_snapshots"),)
 
 
 def hash_config(config: Mapping[str, Any]) -> str:
-    """Short hash of a resolved run config, ignoring output paths and the device."""
+    """Short hash of a run config, ignoring what only affects outputs (paths, device, snapshots).
+
+    ``RunConfig.hash`` is this function; records store it as ``config_hash``.
+    """
     d = {k: v for k, v in config.items() if k not in UNHASHED_CONFIG_KEYS}
+    for section, key in UNHASHED_NESTED_KEYS:
+        if isinstance(d.get(section), Mapping):
+            d[section] = {k: v for k, v in d[section].items() if k != key}
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

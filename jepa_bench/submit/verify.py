@@ -125,7 +125,10 @@ def _recompute(
         return "failed", [f"checkpoint: weights do not fit the model ({e})"], {}, None, str(dev)
     kw = dict(device=dev, seed=cfg.seed, budget=cfg.budget, progress=progress)
     metrics = evaluate(model.to(dev), task, cfg.eval, **kw).metrics
-    twin_metrics = evaluate(twin.to(dev), task, cfg.eval, **kw).metrics if twin else None
+    from jepa_bench.runner import twin_eval_config
+
+    twin_cfg = twin_eval_config(cfg.eval)
+    twin_metrics = evaluate(twin.to(dev), task, twin_cfg, **kw).metrics if twin else None
     return None, [], metrics, twin_metrics, str(dev)
 
 

@@ -29,11 +29,11 @@ LOCATION_MEAN = np.array([31.5863, 32.0618], dtype=np.float32)
 LOCATION_STD = np.array([16.1025, 16.1353], dtype=np.float32)
 
 
-
 # Per-channel pixel mean / std of the observations (agent, wall), measured on generated training
 # windows; tests/test_wall_door_task.py checks they still describe the data.
 OBS_MEAN = (0.0025, 0.099)
 OBS_STD = (0.035, 0.299)
+
 
 class WallDoorWindows:
     """One split: compact trajectories rendered to observations batch by batch."""
