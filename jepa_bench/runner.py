@@ -7,12 +7,11 @@ directory (resolved config, training log, checkpoint, result record) and returns
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import random
 import re
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +115,7 @@ def resolve_eval(cfg: RunConfig) -> None:
 def twin_eval_config(ev: EvalConfig) -> EvalConfig:
     """How the untrained twin is evaluated: as the model, but without planning (planning is
     scored against its own random and oracle baselines, and costs minutes on CPU)."""
-    return dataclasses.replace(ev, planning=False)
+    return replace(ev, planning=False)
 
 
 def run_id_for(cfg: RunConfig) -> str:

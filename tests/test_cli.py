@@ -93,10 +93,9 @@ def test_unknown_regularizer_fails(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing half-written
 
 
-def test_ablate_runs_grid_then_resumes(tmp_path, smoke_run):
-    """ablate writes every run and a summary; a second call reuses the finished runs."""
-    _, _, cache = smoke_run
-    args = [
+def _ablate_args(out, cache, regs: str, seeds: int, *extra: str) -> list[str]:
+    """Command line of a one-step smoke ablation of convnext_mlp_smoke on wall_door."""
+    return [
         "ablate",
         "-m",
         "convnext_mlp_smoke",
@@ -106,16 +105,23 @@ def test_ablate_runs_grid_then_resumes(tmp_path, smoke_run):
         "smoke",
         "-q",
         "--reg",
-        "none,vicreg",
+        regs,
         "--seeds",
-        "2",
+        str(seeds),
         "--out",
-        str(tmp_path),
+        str(out),
         "--data-dir",
         str(cache),
         "--steps",
         "1",
+        *extra,
     ]
+
+
+def test_ablate_runs_grid_then_resumes(tmp_path, smoke_run):
+    """ablate writes every run and a summary; a second call reuses the finished runs."""
+    _, _, cache = smoke_run
+    args = _ablate_args(tmp_path, cache, "none,vicreg", 2)
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert first.output.count("[finished]") == 4
@@ -135,30 +141,9 @@ def test_ablate_through_submitit_debug_executor(tmp_path, smoke_run):
     """The submitit launcher runs each grid cell as a job and the grid resumes afterwards."""
     pytest.importorskip("submitit")
     _, _, cache = smoke_run
-    args = [
-        "ablate",
-        "-m",
-        "convnext_mlp_smoke",
-        "-t",
-        "wall_door",
-        "-b",
-        "smoke",
-        "-q",
-        "--reg",
-        "none",
-        "--seeds",
-        "1",
-        "--out",
-        str(tmp_path),
-        "--data-dir",
-        str(cache),
-        "--steps",
-        "1",
-        "--launcher",
-        "submitit",
-        "--launcher-arg",
-        "cluster=debug",
-    ]
+    args = _ablate_args(
+        tmp_path, cache, "none", 1, "--launcher", "submitit", "--launcher-arg", "cluster=debug"
+    )
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert first.output.count("[finished]") == 1
