@@ -20,6 +20,7 @@ class TrainConfig:
     grad_clip: float | None = None
     warmup_frac: float | None = None
     optimizer: Literal["adamw", "adam", "sgd"] | None = None
+    window: int | None = None  # frames per training sample, cropped at random; 0: whole windows
     log_every: int = 10
     checkpoint_every: int = 0  # 0: only at the end (and on a non-finite loss, the last good one)
     keep_snapshots: bool = False  # also keep model_step<N>.safetensors at every checkpoint

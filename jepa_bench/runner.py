@@ -35,6 +35,7 @@ GENERIC_TRAIN_DEFAULTS: dict[str, Any] = dict(
     grad_clip=1.0,
     batch_size=32,
     warmup_frac=0.05,
+    window=0,
     reg="vicreg",
 )
 GENERIC_BUDGETS: dict[str, dict[str, Any]] = {
@@ -75,6 +76,7 @@ TRAIN_FIELDS = (
     "grad_clip",
     "optimizer",
     "warmup_frac",
+    "window",
 )
 
 

@@ -149,3 +149,20 @@ def test_ablate_through_submitit_debug_executor(tmp_path, smoke_run):
     assert first.output.count("[finished]") == 1
     second = CliRunner().invoke(main, args)
     assert second.exit_code == 0 and second.output.count("[reused]") == 1
+
+
+def test_ablation_grid_is_seed_major_and_complete():
+    """Every (regulariser, seed) once, all regularisers of a seed before the next seed."""
+    from jepa_bench.ablation.grid import grid_configs
+    from jepa_bench.config import RunConfig
+
+    cfgs = grid_configs(
+        RunConfig(model="convnext_mlp", task="wall_door"), ["none", "sigreg"], [0, 1]
+    )
+    assert [(c.seed, c.reg) for c in cfgs] == [
+        (0, "none"),
+        (0, "sigreg"),
+        (1, "none"),
+        (1, "sigreg"),
+    ]
+    assert len({c.hash() for c in cfgs}) == 4

@@ -277,3 +277,31 @@ def test_bad_inputs_raise_clear_errors() -> None:
         lewm_smoke(WALL, norm_mean=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="multiple of patch size"):
         lewm_smoke(WALL, image_size=30)
+
+
+def test_sincos_positions_are_distinct_bounded_and_separable() -> None:
+    """The 2-D table gives every patch its own position, x and y in separate halves."""
+    from jepa_bench.models.lewm.vit import sincos_2d
+
+    grid, dim = 5, 32
+    table = sincos_2d(grid, dim)
+    assert table.shape == (grid * grid, dim) and table.abs().max() <= 1.0
+    assert torch.cdist(table, table).add(torch.eye(grid * grid) * 9).min() > 0.1
+    rows = table.view(grid, grid, dim)
+    assert torch.equal(rows[0, :, : dim // 2], rows[3, :, : dim // 2])  # x half ignores the row
+    assert torch.equal(rows[:, 1, dim // 2 :], rows[:, 4, dim // 2 :])  # y half ignores the column
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_2d(grid, 30)
+
+
+def test_pos_init_sincos_starts_from_the_table_and_stays_learned() -> None:
+    from jepa_bench.models.lewm.vit import sincos_2d
+
+    model = lewm_cpu(WALL, pos_init="sincos")
+    pos = model.vit.pos_embed
+    assert pos.requires_grad
+    assert torch.equal(pos[0, 0], torch.zeros_like(pos[0, 0]))  # the CLS slot
+    torch.testing.assert_close(pos[0, 1:], sincos_2d(5, pos.shape[-1]))
+    assert float(lewm_cpu(WALL, pos_init="normal").vit.pos_embed.detach().std()) < 0.03  # std 0.02
+    with pytest.raises(ValueError, match="pos_init"):
+        lewm_cpu(WALL, pos_init="fourier")

@@ -312,8 +312,10 @@ def test_timing_metrics_are_not_compared():
     """Wall-clock metrics are skipped by verification; model metrics are still compared."""
     from jepa_bench.submit.compare import compare_metrics
 
-    recorded = {"plan/time_per_call_ms": {"value": 183.0, "higher_is_better": False},
-                "probe/normal": {"value": 9.7, "higher_is_better": False}}
+    recorded = {
+        "plan/time_per_call_ms": {"value": 183.0, "higher_is_better": False},
+        "probe/normal": {"value": 9.7, "higher_is_better": False},
+    }
     checks = compare_metrics(recorded, {"plan/time_per_call_ms": 177.0, "probe/normal": 9.9})
     assert [c.name for c in checks] == ["probe/normal"]
     assert not checks[0].passed

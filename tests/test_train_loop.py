@@ -146,3 +146,23 @@ def test_snapshots_are_kept_when_asked(tmp_path):
         progress=False,
     )
     assert sorted(p.name for p in tmp_path.glob("model_step*")) == ["model_step2.safetensors"]
+
+
+def test_train_window_crops_what_the_model_sees(tmp_path):
+    """With ``window`` the model trains on that many frames; a window below 2 fails up front."""
+    model = _model()
+    seen = []
+    inner = model.train_latents
+
+    def spy(obs, actions):
+        seen.append((obs.shape[1], actions.shape[1]))
+        return inner(obs, actions)
+
+    model.train_latents = spy
+    kw = dict(device=torch.device("cpu"), seed=0, progress=False, run_dir=tmp_path)
+    data = ToyWindows(16, 1, targets=False)  # 5-frame windows
+    train(model, Objective([VICReg()]), data, TrainSettings(steps=2, window=3, **SETTINGS), **kw)
+    assert seen == [(3, 2), (3, 2)]
+    with pytest.raises(ValueError, match="train window"):
+        bad = TrainSettings(steps=1, window=1, **SETTINGS)
+        train(model, Objective([VICReg()]), data, bad, **kw)

@@ -13,10 +13,14 @@ from jepa_bench.config import RunConfig
 
 
 def grid_configs(base: RunConfig, regs: Sequence[str], seeds: Sequence[int]) -> list[RunConfig]:
-    """One config per (regulariser, seed), everything else from ``base``."""
+    """One config per (regulariser, seed), everything else from ``base``.
+
+    Seed-major order (every regulariser at seed 0, then at seed 1, ...): an ablation stopped
+    part-way leaves complete seeds behind, and ``--seeds`` with a smaller N summarises them.
+    """
     out = []
-    for reg in regs:
-        for seed in seeds:
+    for seed in seeds:
+        for reg in regs:
             cfg = copy.deepcopy(base)
             cfg.reg, cfg.seed = reg, seed
             out.append(cfg)

@@ -139,6 +139,13 @@ def format_summary(record: dict[str, Any]) -> str:
 @click.option("--batch-size", type=int, default=None, help="Override the batch size.")
 @click.option("--lr", type=float, default=None, help="Override the learning rate.")
 @click.option(
+    "--window",
+    type=int,
+    default=None,
+    help="Frames per training sample, cropped from each task window at a seeded random offset "
+    "(0: whole windows). Default: the model's (lewm: history + 1, as LeWM trains).",
+)
+@click.option(
     "--max-minutes",
     type=float,
     default=None,
@@ -217,6 +224,7 @@ def run(**kw: Any) -> None:
         ("steps", "steps"),
         ("batch_size", "batch_size"),
         ("lr", "lr"),
+        ("window", "window"),
         ("max_minutes", "max_minutes"),
     ):
         if kw[key] is not None:

@@ -25,6 +25,9 @@ HARDWARE_KEYS = ("cpu", "cores", "gpu", "torch", "python", "platform", "threads"
 # Config keys that do not change the result: top-level ones, and (section, key) pairs.
 UNHASHED_CONFIG_KEYS = ("out", "device", "resume", "data_dir")
 UNHASHED_NESTED_KEYS = (("train", "keep_snapshots"),)
+# (section, key) pairs added after schema 1.0: hashed only when set to something other than their
+# "as before" value, so configs written before they existed keep their hash.
+LATER_NESTED_KEYS: dict[tuple[str, str], tuple[Any, ...]] = {("train", "window"): (None, 0)}
 
 
 def hash_config(config: Mapping[str, Any]) -> str:
@@ -36,6 +39,10 @@ def hash_config(config: Mapping[str, Any]) -> str:
     for section, key in UNHASHED_NESTED_KEYS:
         if isinstance(d.get(section), Mapping):
             d[section] = {k: v for k, v in d[section].items() if k != key}
+    for (section, key), as_before in LATER_NESTED_KEYS.items():
+        sub = d.get(section)
+        if isinstance(sub, Mapping) and key in sub and sub[key] in as_before:
+            d[section] = {k: v for k, v in sub.items() if k != key}
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

@@ -29,6 +29,7 @@ from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.train import checkpoint as ckpt
 from jepa_bench.train import distributed as ddp
+from jepa_bench.train.crop import crop_batch, crop_offsets
 from jepa_bench.train.optim import build_optimizer, build_scheduler
 
 LOG_FILE = "train_log.jsonl"
@@ -49,6 +50,7 @@ class TrainSettings:
     grad_clip: float
     optimizer: str
     warmup_frac: float = 0.05
+    window: int = 0  # frames per training sample (random sub-windows); 0: whole windows
     log_every: int = 10
     checkpoint_every: int = 0
     keep_snapshots: bool = False
@@ -75,8 +77,13 @@ def batch_order(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
     return idx if len(idx) else perm[:batch_size]
 
 
-def _prefetch(data: WindowSet, bs: int, seed: int, start: int, stop: int) -> Iterator[Batch]:
-    """Build batches in a background thread so data work overlaps the model step."""
+def _prefetch(
+    data: WindowSet, bs: int, seed: int, start: int, stop: int, window: int = 0
+) -> Iterator[Batch]:
+    """Build batches in a background thread so data work overlaps the model step.
+
+    ``window`` > 0 crops every window to that many frames at a seeded random offset.
+    """
     q: queue.Queue = queue.Queue(maxsize=2)
     done = threading.Event()
 
@@ -86,9 +93,14 @@ def _prefetch(data: WindowSet, bs: int, seed: int, start: int, stop: int) -> Ite
                 if done.is_set():
                     return
                 idx = batch_order(len(data), bs, seed, step)
+                share = np.arange(len(idx))
                 if ddp.is_distributed():  # this rank's contiguous share of the global batch
-                    idx = np.array_split(idx, ddp.world_size())[ddp.rank()]
-                q.put(data.batch(idx))
+                    share = np.array_split(share, ddp.world_size())[ddp.rank()]
+                batch = data.batch(idx[share])
+                if window:
+                    starts = crop_offsets(len(idx), batch.obs.shape[1], window, seed, step)
+                    batch = crop_batch(batch, window, starts[share])
+                q.put(batch)
         except BaseException as exc:  # surfaced in the consumer
             q.put(exc)
 
@@ -148,6 +160,10 @@ def train(
     batch: each rank trains on its share, gradients are averaged by DDP, regularisers see global
     statistics, and only rank 0 logs and writes checkpoints.
     """
+    if settings.window and settings.window < 2 or settings.window < 0:
+        raise ValueError(
+            f"train window must be 0 (whole windows) or >= 2 frames, got {settings.window}"
+        )
     run_dir = Path(run_dir)
     main = ddp.is_main()
     if main:
@@ -182,7 +198,8 @@ def train(
     step = start
     try:
         for step, batch in enumerate(
-            _prefetch(data, settings.batch_size, seed, start, settings.steps), start=start
+            _prefetch(data, settings.batch_size, seed, start, settings.steps, settings.window),
+            start=start,
         ):
             obs = _to_tensor(batch.obs, device)
             actions = _to_tensor(batch.actions, device)

@@ -69,6 +69,7 @@ class LeWM(nn.Module):
         norm_mean: Sequence[float] | None = None,
         norm_std: Sequence[float] | None = None,
         fused_attention: bool = True,
+        pos_init: str = "normal",
     ) -> None:
         super().__init__()
         if history_size < 1:
@@ -84,7 +85,15 @@ class LeWM(nn.Module):
         norm_std = getattr(spec, "obs_std", None) if norm_std is None else norm_std
         self.adapter = ImageAdapter(spec.obs_shape[0], image_size, norm_mean, norm_std)
         self.vit = ViTEncoder(
-            spec.obs_shape[0], image_size, patch_size, dim, depth, heads, mlp_dim, fused_attention
+            spec.obs_shape[0],
+            image_size,
+            patch_size,
+            dim,
+            depth,
+            heads,
+            mlp_dim,
+            fused_attention,
+            pos_init,  # type: ignore[arg-type]
         )
         self.projector = Projector(dim, proj_hidden, embed_dim)
         self.action_encoder = ActionEncoder(spec.action_dim, embed_dim, act_smoothed, act_mlp_scale)

@@ -2,8 +2,8 @@
 
 - ``lewm``: the reference (ViT-tiny/14 at 224 px, predictor depth 6 with 16 x 64 heads);
   18.0 M parameters on a 3-channel task with action_dim 30.
-- ``lewm_cpu``: a size a 2-core CPU trains usefully in minutes on wall_door (65 px, patch 13;
-  about 1 s per step of 32 windows x 17 frames on one core).
+- ``lewm_cpu``: a size a 2-core CPU trains in minutes on wall_door (65 px, patch 13, sin-cos
+  initialised positions; about 1 s per step of 32 windows x 17 frames on one core).
 - ``lewm_smoke``: tiny, for tests and the CLI's end-to-end check.
 
 Each size has its own training defaults and budgets (class attributes the trainer reads).
@@ -46,6 +46,9 @@ CPU: dict[str, Any] = dict(
     pred_dim_head=32,
     pred_mlp_dim=512,
     pred_dropout=0.0,
+    # Sparse 65 px frames: positions must be told apart from the start (see vit.py); supervised
+    # location regression reached 11 px^2 in 125 steps from sin-cos vs 56 px^2 from std 0.02.
+    pos_init="sincos",
 )
 
 SMOKE: dict[str, Any] = dict(

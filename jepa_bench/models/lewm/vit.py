@@ -3,9 +3,19 @@
 Layer order follows the ViT used by LeWM (HF ``ViTModel`` "tiny"): patch embedding by a strided
 convolution, CLS token prepended, learned positional embedding, blocks of
 LN -> MHSA -> residual, LN -> MLP(GELU) -> residual, and a final LayerNorm.
+
+The positional embedding is always learned; ``pos_init`` chooses its start. ``"normal"`` is the
+HF initialisation (truncated normal, std 0.02). ``"sincos"`` starts from a fixed 2-D sin-cos
+table (as in MAE). On sparse images the choice matters: in a frame that is empty except for a
+small dot, every empty patch embeds to the same vector, so with std-0.02 positions the CLS token
+can hardly tell *where* the dot's patch is. Supervised location regression from lewm_cpu's
+features on wall_door reached 56 px^2 after 125 steps from "normal" and 11 px^2 from "sincos".
 """
 
 from __future__ import annotations
+
+import math
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +56,24 @@ class ViTBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def sincos_2d(grid: int, dim: int) -> Tensor:
+    """(grid * grid, dim) 2-D sin-cos position table: x in the first half, y in the second."""
+    if dim % 4:
+        raise ValueError(f"a 2-D sin-cos embedding needs a hidden size divisible by 4, got {dim}")
+    quarter = dim // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)  # (dim/4,)
+    ys, xs = torch.meshgrid(
+        torch.arange(grid, dtype=torch.float64),
+        torch.arange(grid, dtype=torch.float64),
+        indexing="ij",
+    )
+    parts = []
+    for coord in (xs.flatten(), ys.flatten()):  # row-major patch order, as the conv flattens
+        angle = coord[:, None] * omega[None]  # (P, dim/4)
+        parts += [angle.sin(), angle.cos()]
+    return torch.cat(parts, dim=1).float()  # (P, dim)
+
+
 class ViTEncoder(nn.Module):
     """Images (N, C, S, S) at the model's size -> CLS features (N, dim)."""
 
@@ -59,8 +87,12 @@ class ViTEncoder(nn.Module):
         heads: int,
         mlp_dim: int,
         fused: bool = True,
+        pos_init: Literal["normal", "sincos"] = "normal",
     ) -> None:
         super().__init__()
+        if pos_init not in ("normal", "sincos"):
+            raise ValueError(f"pos_init must be 'normal' or 'sincos', got {pos_init!r}")
+        self.pos_init = pos_init
         if image_size % patch_size:
             raise ValueError(
                 f"image size {image_size} is not a multiple of patch size {patch_size}"
@@ -75,7 +107,8 @@ class ViTEncoder(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Truncated-normal(0.02) weights and zero biases, as in the HF ViT initialisation."""
+        """Truncated-normal(0.02) weights and zero biases, as in the HF ViT initialisation;
+        positions from ``pos_init``."""
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -83,6 +116,11 @@ class ViTEncoder(nn.Module):
                     nn.init.zeros_(m.bias)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.pos_init == "sincos":
+            grid = math.isqrt(self.num_patches)
+            with torch.no_grad():
+                self.pos_embed.zero_()
+                self.pos_embed[0, 1:] = sincos_2d(grid, self.pos_embed.shape[-1])
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (N, C, S, S) -> (N, dim)

@@ -1,0 +1,36 @@
+"""Random sub-windows of training windows (LeWM trains on history + 1 frames, not whole clips).
+
+Offsets are drawn for the *global* batch from a generator seeded by ``(seed, step)``, so a
+distributed run crops exactly as a single process does and ``--resume`` replays the same crops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jepa_bench.data.base import Batch
+
+
+def crop_offsets(n: int, length: int, window: int, seed: int, step: int) -> np.ndarray:
+    """Start frame of each of ``n`` sub-windows of ``window`` frames in ``length``-frame windows."""
+    if window < 2:
+        raise ValueError(f"a training window needs at least 2 frames, got {window}")
+    if window >= length:
+        return np.zeros(n, dtype=np.int64)
+    return np.random.default_rng([seed, step, 0xC0]).integers(0, length - window + 1, size=n)
+
+
+def crop_batch(batch: Batch, window: int, offsets: np.ndarray) -> Batch:
+    """``window`` frames of each window from its offset: obs, the actions between them, targets."""
+    b, t = batch.obs.shape[:2]
+    if window >= t:
+        return batch
+    if offsets.shape != (b,) or offsets.min() < 0 or offsets.max() > t - window:
+        raise ValueError(f"offsets must be {b} starts in [0, {t - window}], got {offsets}")
+    rows = np.arange(b)[:, None]
+    frames = offsets[:, None] + np.arange(window)[None]  # (B, W)
+    return Batch(
+        obs=batch.obs[rows, frames],
+        actions=batch.actions[rows, frames[:, :-1]],
+        targets={k: v[rows, frames] for k, v in batch.targets.items()},
+    )
