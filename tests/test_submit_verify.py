@@ -319,3 +319,14 @@ def test_timing_metrics_are_not_compared():
     checks = compare_metrics(recorded, {"plan/time_per_call_ms": 177.0, "probe/normal": 9.9})
     assert [c.name for c in checks] == ["probe/normal"]
     assert not checks[0].passed
+
+
+def test_a_record_with_timing_metrics_stays_verified(verified_board):
+    """Verification skips wall-clock metrics, so their missing checks must not unverify a row;
+    a model metric without a check still does."""
+    _, record = verified_board
+    copy = json.loads(dumps(record))
+    copy["metrics"]["plan/time_per_call_ms"] = {"value": 183.0, "higher_is_better": False}
+    assert is_verified(copy)
+    copy["metrics"]["plan/same_room/success"] = {"value": 0.3, "higher_is_better": True}
+    assert not is_verified(copy)

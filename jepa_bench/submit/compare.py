@@ -102,7 +102,8 @@ def is_verified(record: dict[str, Any]) -> bool:
         return False
     checks = block.get("metrics")
     metrics = record.get("metrics") or {}
-    if not isinstance(checks, dict) or not metrics or set(metrics) - set(checks):
+    checked = {name for name in metrics if not is_timing(name)}  # wall-clock ones are not compared
+    if not isinstance(checks, dict) or not metrics or checked - set(checks):
         return False
     untrained = record.get("untrained_metrics") or {}
     for name, check in checks.items():
