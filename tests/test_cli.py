@@ -166,3 +166,17 @@ def test_ablation_grid_is_seed_major_and_complete():
         (1, "sigreg"),
     ]
     assert len({c.hash() for c in cfgs}) == 4
+
+
+def test_ablation_table_shows_spread_only_with_several_seeds():
+    from jepa_bench.ablation.summary import summarise, to_markdown
+
+    def rec(reg, seed, value):
+        metric = {"value": value, "higher_is_better": False}
+        return {"regularizer": {"spec": reg}, "seed": seed, "metrics": {"probe/normal": metric}}
+
+    md = to_markdown(
+        summarise([rec("none", 0, 180.0), rec("vicreg", 0, 9.0), rec("vicreg", 1, 11.0)])
+    )
+    assert "| none | 1 | 180 |" in md
+    assert "| vicreg | 2 | 10 +- 1.4 |" in md

@@ -42,7 +42,8 @@ def summarise(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    """``mean +- std`` cells; collapse/collapsed shown as the share of collapsed seeds."""
+    """``mean +- std`` cells (the mean alone for one seed); collapse/collapsed shown as the share
+    of collapsed seeds."""
     metrics = [c[: -len(" mean")] for c in summary.columns if c.endswith(" mean")]
     head = "| reg | seeds | " + " | ".join(metrics) + " |"
     lines = [head, "|" + "---|" * (len(metrics) + 2)]
@@ -50,7 +51,10 @@ def to_markdown(summary: pd.DataFrame) -> str:
         cells = []
         for m in metrics:
             mu, sd = row[f"{m} mean"], row[f"{m} std"]
-            cells.append(f"{mu:.2f}" if m == "collapse/collapsed" else f"{mu:.4g} +- {sd:.2g}")
+            if m == "collapse/collapsed":
+                cells.append(f"{mu:.2f}")
+            else:  # one seed has no spread to show
+                cells.append(f"{mu:.4g} +- {sd:.2g}" if row["seeds"] > 1 else f"{mu:.4g}")
         lines.append(f"| {reg} | {int(row['seeds'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
