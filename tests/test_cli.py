@@ -180,3 +180,19 @@ def test_ablation_table_shows_spread_only_with_several_seeds():
     )
     assert "| none | 1 | 180 |" in md
     assert "| vicreg | 2 | 10 +- 1.4 |" in md
+
+
+def test_ablate_finished_only_summarises_without_training(tmp_path, smoke_run):
+    """--finished-only tables the finished part of a larger grid and trains nothing."""
+    _, _, cache = smoke_run
+    assert CliRunner().invoke(main, _ablate_args(tmp_path, cache, "none", 1)).exit_code == 0
+    res = CliRunner().invoke(
+        main, _ablate_args(tmp_path, cache, "none,vicreg", 2, "--finished-only")
+    )
+    assert res.exit_code == 0, res.output
+    assert res.output.count("[reused]") == 1 and "[finished]" not in res.output
+    assert "| none | 1 |" in res.output and "| vicreg |" not in res.output
+    empty = CliRunner().invoke(
+        main, _ablate_args(tmp_path / "none_yet", cache, "sigreg", 1, "--finished-only")
+    )
+    assert empty.exit_code != 0 and "no finished run" in empty.output

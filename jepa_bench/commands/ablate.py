@@ -56,6 +56,12 @@ from jepa_bench.config import BUDGETS, RunConfig
     help="submitit executor parameter, e.g. slurm_partition=gpu, gpus_per_node=1, "
     "timeout_min=60, cluster=debug (in-process, for trying it out).",
 )
+@click.option(
+    "--finished-only",
+    is_flag=True,
+    help="Train nothing: summarise the grid's runs that have finished (e.g. a grid stopped "
+    "part-way); the table gives each regulariser's number of seeds.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def ablate(**kw: Any) -> None:
     """Train MODEL on TASK once per regulariser and seed; table and plot of mean +- std.
@@ -69,7 +75,7 @@ def ablate(**kw: Any) -> None:
       jepa-bench ablate --model convnext_mlp --task wall_door \\
           --reg none,vicreg,sigreg,bias_free --seeds 3
     """
-    from jepa_bench.ablation.grid import grid_configs, run_grid
+    from jepa_bench.ablation.grid import finished_record, grid_configs, run_grid
     from jepa_bench.ablation.summary import summarise, to_markdown, write_summary
 
     regs = [r.strip() for r in kw["regs"].split(",") if r.strip()]
@@ -92,6 +98,10 @@ def ablate(**kw: Any) -> None:
 
     from jepa_bench.commands.run import _kv
 
+    if kw["finished_only"]:
+        configs = [c for c in configs if finished_record(c) is not None]
+        if not configs:
+            raise click.ClickException(f"no finished run of this grid under {kw['out']}")
     records = run_grid(
         configs,
         jobs=kw["jobs"],
