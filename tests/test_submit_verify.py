@@ -330,3 +330,23 @@ def test_a_record_with_timing_metrics_stays_verified(verified_board):
     assert is_verified(copy)
     copy["metrics"]["plan/same_room/success"] = {"value": 0.3, "higher_is_better": True}
     assert not is_verified(copy)
+
+
+def test_verify_plans_without_the_wall_clock_cap(run_dir, monkeypatch):
+    """A run caps planning time to keep its budget; verify drops the cap, so a busy verifier
+    reproduces planning instead of skipping it (which would fail as "missing")."""
+    from jepa_bench.evaluate import evaluator
+
+    seen = []
+    real = evaluator.evaluate
+
+    def spy(model, task, cfg, **kw):
+        seen.append(cfg.plan.max_minutes)
+        return real(model, task, cfg, **kw)
+
+    monkeypatch.setattr(evaluator, "evaluate", spy)
+    recorded = load_record(run_dir / "result.json")["config"]["eval"]["plan"]["max_minutes"]
+    assert recorded is not None  # the run itself had a cap
+    res = CliRunner().invoke(main, ["verify", str(run_dir), "-q"])
+    assert res.exit_code == 0, res.output
+    assert seen == [None, None]  # the model and its untrained twin

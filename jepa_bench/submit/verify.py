@@ -13,7 +13,7 @@ task version installed, a model that cannot be built).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -108,6 +108,9 @@ def _recompute(
     recorded = cfg.data_dir  # reused when it exists here; the data are the same either way
     cfg.data_dir = data_dir or (recorded if recorded and Path(recorded).is_dir() else None)
     cfg.device = device
+    # Planning's wall-clock cap only protects a run's time budget; a verifier on a slower or busier
+    # machine must still reproduce the planning metrics, so it plans without the cap.
+    cfg.eval.plan = replace(cfg.eval.plan, max_minutes=None)
     try:
         dev = pick_device(device)
         task, model, _ = build(cfg)
