@@ -143,7 +143,8 @@ def format_summary(record: dict[str, Any]) -> str:
     type=int,
     default=None,
     help="Frames per training sample, cropped from each task window at a seeded random offset "
-    "(0: whole windows). Default: the model's (lewm: history + 1, as LeWM trains).",
+    "(0: whole windows). Default: the model's, whole windows for the built-in models; "
+    "LeWM's own training uses history + 1 frames.",
 )
 @click.option(
     "--max-minutes",

@@ -22,12 +22,15 @@ KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0",)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # run ids, task names: used as file names
 TIME_KEYS = ("train_s", "eval_s", "total_s", "data_s")
 HARDWARE_KEYS = ("cpu", "cores", "gpu", "torch", "python", "platform", "threads")
-# Config keys that do not change the result: top-level ones, and (section, key) pairs.
+# Config keys that do not change the result: top-level ones, and (section, key) pairs. A pair maps
+# to None (never hashed) or to the values it is left out at: keys added after schema 1.0 are
+# hashed only when set to something other than their "as before" value, so configs written
+# before they existed keep their hash.
 UNHASHED_CONFIG_KEYS = ("out", "device", "resume", "data_dir")
-UNHASHED_NESTED_KEYS = (("train", "keep_snapshots"),)
-# (section, key) pairs added after schema 1.0: hashed only when set to something other than their
-# "as before" value, so configs written before they existed keep their hash.
-LATER_NESTED_KEYS: dict[tuple[str, str], tuple[Any, ...]] = {("train", "window"): (None, 0)}
+UNHASHED_NESTED_KEYS: dict[tuple[str, str], tuple[Any, ...] | None] = {
+    ("train", "keep_snapshots"): None,
+    ("train", "window"): (None, 0),
+}
 
 
 def hash_config(config: Mapping[str, Any]) -> str:
@@ -36,12 +39,11 @@ def hash_config(config: Mapping[str, Any]) -> str:
     ``RunConfig.hash`` is this function; records store it as ``config_hash``.
     """
     d = {k: v for k, v in config.items() if k not in UNHASHED_CONFIG_KEYS}
-    for section, key in UNHASHED_NESTED_KEYS:
-        if isinstance(d.get(section), Mapping):
-            d[section] = {k: v for k, v in d[section].items() if k != key}
-    for (section, key), as_before in LATER_NESTED_KEYS.items():
+    for (section, key), left_out_at in UNHASHED_NESTED_KEYS.items():
         sub = d.get(section)
-        if isinstance(sub, Mapping) and key in sub and sub[key] in as_before:
+        if not isinstance(sub, Mapping) or key not in sub:
+            continue
+        if left_out_at is None or sub[key] in left_out_at:
             d[section] = {k: v for k, v in sub.items() if k != key}
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

@@ -160,7 +160,7 @@ def train(
     batch: each rank trains on its share, gradients are averaged by DDP, regularisers see global
     statistics, and only rank 0 logs and writes checkpoints.
     """
-    if settings.window and settings.window < 2 or settings.window < 0:
+    if settings.window != 0 and settings.window < 2:
         raise ValueError(
             f"train window must be 0 (whole windows) or >= 2 frames, got {settings.window}"
         )

@@ -9,7 +9,7 @@ no stop-gradient: targets come from the same encoder; SIGReg on the embeddings p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -69,7 +69,7 @@ class LeWM(nn.Module):
         norm_mean: Sequence[float] | None = None,
         norm_std: Sequence[float] | None = None,
         fused_attention: bool = True,
-        pos_init: str = "normal",
+        pos_init: Literal["normal", "sincos"] = "normal",
     ) -> None:
         super().__init__()
         if history_size < 1:
@@ -93,7 +93,7 @@ class LeWM(nn.Module):
             heads,
             mlp_dim,
             fused_attention,
-            pos_init,  # type: ignore[arg-type]
+            pos_init,
         )
         self.projector = Projector(dim, proj_hidden, embed_dim)
         self.action_encoder = ActionEncoder(spec.action_dim, embed_dim, act_smoothed, act_mlp_scale)
