@@ -196,3 +196,13 @@ def test_ablate_finished_only_summarises_without_training(tmp_path, smoke_run):
         main, _ablate_args(tmp_path / "none_yet", cache, "sigreg", 1, "--finished-only")
     )
     assert empty.exit_code != 0 and "no finished run" in empty.output
+
+
+def test_bad_train_window_fails_before_writing_a_run(tmp_path, smoke_run):
+    _, _, cache = smoke_run
+    out = tmp_path / "runs"
+    args = ["run", "-m", "convnext_mlp_smoke", "-t", "wall_door", "-b", "smoke", "-q"]
+    args += ["--window", "1", "--out", str(out), "--data-dir", str(cache)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code != 0 and "train window must be 0" in res.output
+    assert not out.exists() or not any(out.iterdir())

@@ -58,6 +58,13 @@ class TrainSettings:
     compile: bool = False
     precision: str = "auto"
 
+    def __post_init__(self) -> None:
+        # checked here, before a run writes anything
+        if self.window != 0 and self.window < 2:
+            raise ValueError(
+                f"train window must be 0 (whole windows) or >= 2 frames, got {self.window}"
+            )
+
 
 @dataclass
 class TrainSummary:
@@ -160,10 +167,6 @@ def train(
     batch: each rank trains on its share, gradients are averaged by DDP, regularisers see global
     statistics, and only rank 0 logs and writes checkpoints.
     """
-    if settings.window != 0 and settings.window < 2:
-        raise ValueError(
-            f"train window must be 0 (whole windows) or >= 2 frames, got {settings.window}"
-        )
     run_dir = Path(run_dir)
     main = ddp.is_main()
     if main:
