@@ -28,14 +28,13 @@ def step_times(model_name: str, batch: int, steps: int, threads: int) -> list[fl
     """Seconds per training step (VICReg objective, Adam) in this process / rank."""
     import numpy as np
 
-    from jepa_bench.registry import MODELS, TASKS, load_builtins
+    from jepa_bench import distributed as ddp
+    from jepa_bench.registry import MODELS, TASKS
     from jepa_bench.regularizers.compose import build_objective
-    from jepa_bench.train import distributed as ddp
     from jepa_bench.train.memory import tune_malloc
 
     tune_malloc()
     torch.set_num_threads(threads)
-    load_builtins()
     task = TASKS.get("wall_door")(budget="smoke")
     torch.manual_seed(0)
     model = MODELS.get(model_name)(task.spec)

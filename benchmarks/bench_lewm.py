@@ -30,8 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine  # noqa: E402
 from jepa_bench.data.base import TaskSpec  # noqa: E402
-from jepa_bench.models.lewm import LeWM, lewm, lewm_cpu  # noqa: E402
-from jepa_bench.registry import REGULARIZERS, load_builtins  # noqa: E402
+from jepa_bench.models.lewm import LEWM, LEWM_CPU, LeWM  # noqa: E402
+from jepa_bench.registry import REGULARIZERS  # noqa: E402
 from jepa_bench.regularizers.base import Objective  # noqa: E402
 
 WALL = TaskSpec("wall_door", "bench", (2, 65, 65), 2, 17)
@@ -40,7 +40,6 @@ ROBOT = TaskSpec("robot", "bench", (3, 224, 224), 30, 4)
 
 def objective_and_name() -> tuple[Objective, str]:
     """The LeWM objective if SIGReg is available, else the prediction MSE alone."""
-    load_builtins()
     if "sigreg" in REGULARIZERS:
         from jepa_bench.regularizers.compose import build_objective
 
@@ -120,8 +119,8 @@ def main() -> None:
     objective, obj_name = objective_and_name()
     objective = objective.to(device)
     cases = [
-        ("lewm_cpu", lewm_cpu, WALL, args.cpu_batch),
-        ("lewm", lewm, ROBOT, args.ref_batch),
+        ("lewm_cpu", LEWM_CPU, WALL, args.cpu_batch),
+        ("lewm", LEWM, ROBOT, args.ref_batch),
     ]
     print(f"Machine: {machine()}")
     print(f"Device: {device}; objective: {obj_name}; median of {args.repeats} steps")

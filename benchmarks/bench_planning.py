@@ -22,12 +22,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine, median_time  # noqa: E402
+from jepa_bench.data.wall_door.actions import STEP_HI  # noqa: E402
+from jepa_bench.data.wall_door.env import WallDoorEnv  # noqa: E402
+from jepa_bench.data.wall_door.episodes import make_episodes  # noqa: E402
+from jepa_bench.data.wall_door.oracle import true_cost  # noqa: E402
 from jepa_bench.data.wall_door.task import WallDoorTask  # noqa: E402
-from jepa_bench.planning.cem import CEMSettings, LatentPlanner  # noqa: E402
-from jepa_bench.planning.env import WallDoorEnv  # noqa: E402
-from jepa_bench.planning.episodes import make_episodes  # noqa: E402
-from jepa_bench.planning.oracle import OraclePlanner  # noqa: E402
-from jepa_bench.registry import MODELS, load_builtins  # noqa: E402
+from jepa_bench.planning import CEMSettings, LatentPlanner, cem  # noqa: E402
+from jepa_bench.registry import MODELS  # noqa: E402
 
 
 def model_call(
@@ -37,7 +38,7 @@ def model_call(
     spec = WallDoorTask("smoke", cache=False).spec  # no data are generated for the spec
     torch.manual_seed(0)
     model = MODELS.get(name)(spec).to(device).eval()
-    planner = LatentPlanner(model, settings, "final", device)
+    planner = LatentPlanner(model, settings, 2, "final", device)
     eps = make_episodes("same_room", 1)
     env = WallDoorEnv()
     obs = env.reset(eps.starts, eps.goals, eps.layouts)
@@ -56,9 +57,9 @@ def model_call(
 def oracle_call(settings: CEMSettings) -> Callable[[], object]:
     """One CEM solve on the true dynamics from the same start toward the same goal."""
     eps = make_episodes("same_room", 1)
-    oracle = OraclePlanner(settings)
+    cost = true_cost(eps.starts[0], eps.goals[0], eps.layouts[0])
     gen = torch.Generator().manual_seed(0)
-    return lambda: oracle.plan(eps.starts[0], eps.goals[0], eps.layouts[0], generator=gen)
+    return lambda: cem(cost, settings, 2, generator=gen)
 
 
 def main() -> None:
@@ -74,8 +75,7 @@ def main() -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda given but CUDA is not available")
-    load_builtins()
-    s = CEMSettings(args.samples, args.iterations, args.topk, args.horizon)
+    s = CEMSettings(args.samples, args.iterations, args.topk, args.horizon, max_norm=STEP_HI)
     rows_per_call = s.samples * s.iterations * s.horizon
     print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
     print(

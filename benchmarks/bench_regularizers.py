@@ -21,7 +21,6 @@ from collections.abc import Callable
 import torch
 
 from jepa_bench.models.protocol import TrainLatents
-from jepa_bench.registry import load_builtins
 from jepa_bench.regularizers.base import prediction_mse
 from jepa_bench.regularizers.compose import build_objective
 
@@ -64,7 +63,6 @@ def time_ms(
 
 def run(batch: int, dims: list[int], steps: list[int], repeats: int, warmup: int) -> list[dict]:
     """One row per (regulariser, D, T) with its median time and ratio to the reference."""
-    load_builtins()
     rows = []
     for d in dims:
         for t in steps:

@@ -26,13 +26,12 @@ from jepa_bench.report import build_report  # noqa: E402
 
 def smoke_run(root: Path) -> Path:
     """A convnext_mlp_smoke run on wall_door in ``root``."""
-    from jepa_bench.config import RunConfig
-    from jepa_bench.runner import execute_run
+    from jepa_bench.runner import execute_run, resolve
 
-    cfg = RunConfig(
+    cfg = resolve(dict(
         model="convnext_mlp_smoke", task="wall_door", budget="smoke", device="cpu",
         out=str(root / "runs"), data_dir=str(root / "cache"),
-    )  # fmt: skip
+    ))  # fmt: skip
     return root / "runs" / execute_run(cfg, progress=False)["run_id"]
 
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import torch
 
-from jepa_bench.config import RunConfig
 from jepa_bench.data.base import TaskSpec
-from jepa_bench.evaluate.params import param_counts
 from jepa_bench.models.check import check_model
+from jepa_bench.models.params import param_counts
 from jepa_bench.models.plugins import resolve_model
 from jepa_bench.record.schema import SAFE_NAME
 
@@ -49,13 +48,12 @@ def test_rollout_is_the_recurrence_of_predict():
 
 def test_example_trains_and_is_recorded(tmp_path):
     """A smoke run of the plugged-in model writes a valid record under a file-safe run id."""
-    from jepa_bench.runner import execute_run
+    from jepa_bench.runner import execute_run, resolve
 
-    cfg = RunConfig(
+    cfg = resolve(dict(
         model=MODEL, task="wall_door", budget="smoke", out=str(tmp_path / "runs"),
-        data_dir=str(tmp_path / "cache"), task_kwargs=dict(TINY),
-    )  # fmt: skip
-    cfg.eval.eval_untrained = False
+        data_dir=str(tmp_path / "cache"), task_kwargs=dict(TINY), eval={"eval_untrained": False},
+    ))  # fmt: skip
     record = execute_run(cfg, progress=False)
     assert SAFE_NAME.match(record["run_id"]) and "tiny_conv_gru" in record["run_id"]
     assert record["model"]["name"] == MODEL

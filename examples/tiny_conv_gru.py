@@ -5,33 +5,21 @@ Nothing here is registered in jepa-bench; plug it in by path:
     jepa-bench run --model examples/tiny_conv_gru.py:tiny_conv_gru --task wall_door
 
 It follows the model protocol of docs/models.md: ``encode``, ``predict``, ``rollout``,
-``train_latents``, ``param_groups`` and ``repr_dim``, plus optional training defaults.
+``train_latents``, ``param_groups`` and ``repr_dim``; its ``ModelPreset`` adds training defaults.
 About 14 K parameters on wall_door with the default size.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from torch import Tensor, nn
 
 from jepa_bench.data.base import TaskSpec
+from jepa_bench.models.preset import ModelPreset
 from jepa_bench.models.protocol import TrainLatents, recurrent_rollout
 
 
 class TinyConvGRU(nn.Module):
     """Frames -> 3 strided convs -> pooled linear latent; next latent = z + out(GRU(action, z))."""
-
-    # Optional: the runner falls back to generic defaults for any key left out.
-    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = dict(
-        optimizer="adamw", lr=1e-3, weight_decay=1e-4, grad_clip=1.0, batch_size=64,
-        warmup_frac=0.05, reg="vicreg",
-    )  # fmt: skip
-    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "smoke": dict(steps=2, batch_size=4),
-        "default": dict(steps=200, batch_size=16),
-        "full": dict(steps=20_000, batch_size=64),
-    }
 
     def __init__(self, spec: TaskSpec, dim: int = 32, width: int = 12, pool: int = 3) -> None:
         super().__init__()
@@ -81,6 +69,15 @@ class TinyConvGRU(nn.Module):
         return {"encoder": self.encoder, "predictor": self.predictor}
 
 
-def tiny_conv_gru(spec: TaskSpec, **overrides: Any) -> TinyConvGRU:
-    """The factory jepa-bench calls: ``factory(spec, **model_kwargs)``."""
-    return TinyConvGRU(spec, **overrides)
+# The factory jepa-bench calls, ``factory(spec, **model_kwargs)``. A ``ModelPreset`` also carries
+# training defaults (optional: a plain function trains with the generic ones).
+tiny_conv_gru = ModelPreset(
+    build=TinyConvGRU,
+    train=dict(optimizer="adamw", lr=1e-3, weight_decay=1e-4, grad_clip=1.0, batch_size=64),
+    budgets={
+        "smoke": dict(steps=2, batch_size=4),
+        "default": dict(steps=200, batch_size=16),
+        "full": dict(steps=20_000, batch_size=64),
+    },
+    reg="vicreg",
+)

@@ -13,14 +13,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jepa_bench.commands.listing:list_cmd",
         "List registered models, tasks, regularizers.",
     ),
-    "leaderboard": ("jepa_bench.leaderboard.cli:leaderboard", "Regenerate leaderboard tables."),
+    "leaderboard": (
+        "jepa_bench.commands.leaderboard:leaderboard",
+        "Regenerate leaderboard tables.",
+    ),
     "ablate": ("jepa_bench.commands.ablate:ablate", "Run regulariser x seed grids; mean +- std."),
-    "convert": ("jepa_bench.convert.cli:convert", "Convert a LeRobot dataset to HDF5."),
-    "inspect": ("jepa_bench.convert.cli:inspect", "Validate and summarise an HDF5 dataset."),
-    "plan": ("jepa_bench.planning.cli:plan", "Plan with a run's model (CEM); success rates."),
-    "submit": ("jepa_bench.submit.cli:submit", "Check a run and add it to the leaderboard."),
-    "verify": ("jepa_bench.submit.cli:verify", "Re-evaluate a record; compare every metric."),
-    "report": ("jepa_bench.report.cli:report", "HTML report: latent-space figures and a verdict."),
+    "convert": ("jepa_bench.commands.convert:convert", "Convert a LeRobot dataset to HDF5."),
+    "inspect": ("jepa_bench.commands.convert:inspect", "Validate and summarise an HDF5 dataset."),
+    "plan": ("jepa_bench.commands.plan:plan", "Plan with a run's model (CEM); success rates."),
+    "submit": ("jepa_bench.commands.submit:submit", "Check a run and add it to the leaderboard."),
+    "verify": ("jepa_bench.commands.submit:verify", "Re-evaluate a record; compare every metric."),
+    "report": (
+        "jepa_bench.commands.report:report",
+        "HTML report: latent-space figures and a verdict.",
+    ),
 }
 
 

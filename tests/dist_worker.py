@@ -8,9 +8,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from jepa_bench.registry import MODELS, load_builtins
+from jepa_bench.config import TrainConfig as TrainSettings
+from jepa_bench.registry import MODELS
 from jepa_bench.regularizers.compose import build_objective
-from jepa_bench.train.loop import TrainSettings, train
+from jepa_bench.train.loop import train
 from tests.helpers import ToyTask
 
 
@@ -30,7 +31,6 @@ def train_once(model_name: str, reg: str, run_dir: str, steps: int = 2, batch: i
     SGD, not Adam: Adam turns float noise in gradients that are zero in exact arithmetic (a bias
     right before a BatchNorm) into full-size updates, which would hide real differences.
     """
-    load_builtins()
     task = ToyTask(n=32)
     torch.manual_seed(0)
     model = no_dropout(MODELS.get(model_name)(task.spec))

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from lerobot_fixtures import assert_frames_match_sources, build_dataset, edit_json
 
 from jepa_bench.cli import main
+from jepa_bench.commands.convert import parse_episodes, parse_size
 from jepa_bench.convert import open_lewm_h5
-from jepa_bench.convert.cli import parse_episodes, parse_size
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,9 @@
 
 import torch
 
-from jepa_bench.evaluate.params import param_counts
-from jepa_bench.models.convnext_mlp import ConvNeXtMLP, convnext_mlp_smoke
+from jepa_bench.models.convnext_mlp import CONVNEXT_MLP_SMOKE as convnext_mlp_smoke
+from jepa_bench.models.convnext_mlp import ConvNeXtMLP
+from jepa_bench.models.params import param_counts
 from jepa_bench.models.protocol import WorldModel
 from tests.helpers import WALL_DOOR_LIKE
 

@@ -19,8 +19,8 @@ from torch import nn
 from jepa_bench.config import EvalConfig
 from jepa_bench.data.base import Batch, ProbeSuite, TaskSpec
 from jepa_bench.evaluate.latent_error import latent_error
-from jepa_bench.evaluate.params import param_counts
 from jepa_bench.evaluate.probe import cosine_lr, fit_linear_probe, mse_px2
+from jepa_bench.models.params import param_counts
 from jepa_bench.models.protocol import TrainLatents, recurrent_rollout
 
 W, T = 16, 5
@@ -145,9 +145,7 @@ def run(model: nn.Module, cfg: EvalConfig = CFG, seed: int = 0, task: DotTask | 
     pytest.importorskip("jepa_bench.evaluate.collapse")  # skipped only while it is missing
     from jepa_bench.evaluate import evaluate
 
-    return evaluate(
-        model, task or DotTask(), cfg, device=CPU, seed=seed, budget="default", progress=False
-    )
+    return evaluate(model, task or DotTask(), cfg, device=CPU, seed=seed, progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from jepa_bench.cli import main
 from jepa_bench.data.base import TaskSpec
 from jepa_bench.models.check import ModelCheckError, check_model, dummy_inputs
 from jepa_bench.models.protocol import TrainLatents, recurrent_rollout
-from jepa_bench.registry import MODELS, load_builtins
+from jepa_bench.registry import MODELS
 
 SPEC = TaskSpec("toy", "toy-v1", obs_shape=(2, 6, 6), action_dim=2, seq_len=5)
 
@@ -64,7 +64,6 @@ def test_correct_model_passes():
 @pytest.mark.parametrize("name", ["convnext_mlp_smoke", "lewm_smoke"])
 def test_builtin_models_pass(name):
     """Built-in models pass the check on the wall_door shapes."""
-    load_builtins()
     spec = TaskSpec("wd", "1", (2, 65, 65), 2, 17, {"agent": (0,), "wall": (1,)}, ("wall",))
     check_model(MODELS.get(name)(spec), spec, name=name)
 

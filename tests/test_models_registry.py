@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from jepa_bench.models.plugins import resolve_model
-from jepa_bench.registry import MODELS, load_builtins
+from jepa_bench.registry import MODELS
 from jepa_bench.regularizers.base import Objective
 from tests.helpers import WALL_DOOR_LIKE
 
-load_builtins()
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "tiny_conv_gru.py"
 PLUGGED = {"example:tiny_conv_gru": f"{EXAMPLE}:tiny_conv_gru"}  # test id -> model reference
 

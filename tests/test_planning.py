@@ -17,20 +17,20 @@ from torch import nn
 from jepa_bench.cli import main
 from jepa_bench.config import EvalConfig, PlanConfig, RunConfig
 from jepa_bench.data.wall_door import physics as ph
+from jepa_bench.data.wall_door.env import WallDoorEnv
+from jepa_bench.data.wall_door.episodes import (
+    CROSS_MAX_PATH,
+    SAME_ROOM_DIST,
+    make_episodes,
+    path_length,
+)
 from jepa_bench.data.wall_door.generate import generate_chunk
 from jepa_bench.data.wall_door.render import render
+from jepa_bench.data.wall_door.task import WallDoorTask
 from jepa_bench.models.protocol import TrainLatents, recurrent_rollout
-from jepa_bench.planning import (
-    CEMSettings,
-    LatentPlanner,
-    WallDoorEnv,
-    cem,
-    clamp_norm,
-    make_episodes,
-    plan_eval,
-)
-from jepa_bench.planning.episodes import CROSS_MAX_PATH, SAME_ROOM_DIST, path_length
+from jepa_bench.planning import CEMSettings, LatentPlanner, cem, clamp_norm, plan_eval
 
+SUITE = WallDoorTask("smoke", cache=False).planning()  # builds no data
 # cheap settings: CEM still solves same-room goals with a perfect model
 FAST = PlanConfig(episodes=5, samples=100, iterations=10, topk=10, max_steps=48, max_minutes=None)
 TINY = PlanConfig(episodes=1, samples=16, iterations=2, topk=4, max_steps=6, max_minutes=None)
@@ -71,7 +71,7 @@ class LocationModel(nn.Module):
 
 @pytest.fixture(scope="module")
 def toy_result() -> dict:
-    return plan_eval(LocationModel(), FAST, "cpu", seed=0)
+    return plan_eval(LocationModel(), FAST, "cpu", 0, SUITE)
 
 
 @settings(max_examples=5, deadline=None)
@@ -185,7 +185,7 @@ def test_cem_minimises_a_quadratic():
 
 def test_latent_planner_uses_context_and_goal():
     """One planning call with the perfect model points the first action at the goal."""
-    planner = LatentPlanner(LocationModel(), CEMSettings(samples=64, iterations=5, topk=8))
+    planner = LatentPlanner(LocationModel(), CEMSettings(samples=64, iterations=5, topk=8), 2)
     res = planner.plan(torch.tensor([[10.0, 10.0]]), torch.zeros(0, 2), torch.tensor([20.0, 10.0]))
     assert res.actions.shape == (8, 2) and res.actions[:, 0].sum() > 5.0
     with pytest.raises(ValueError, match="context"):
@@ -222,38 +222,38 @@ def test_plan_eval_metrics_and_details(toy_result):
 
 def test_plan_eval_seeded_and_nan_safe():
     """Same seed, same metrics; a NaN model gets NaN metrics and a message, not an exception."""
-    a, b = (plan_eval(LocationModel(), TINY, "cpu", seed=3) for _ in range(2))
+    a, b = (plan_eval(LocationModel(), TINY, "cpu", 3, SUITE) for _ in range(2))
     timing = {"plan/time_per_call_ms", "plan/oracle/time_per_call_ms"}
     assert {k: v for k, v in a["metrics"].items() if k not in timing} == {
         k: v for k, v in b["metrics"].items() if k not in timing
     }
-    bad = plan_eval(LocationModel(nan=True), TINY, "cpu", seed=0, baselines=False)
+    bad = plan_eval(LocationModel(nan=True), TINY, "cpu", 0, SUITE, baselines=False)
     assert math.isnan(bad["metrics"]["plan/same_room/success"])
     assert any("non-finite" in m or "NaN" in m for m in bad["details"]["messages"])
     slow = PlanConfig(**{**vars(TINY), "max_minutes": 1e-9})
-    out = plan_eval(LocationModel(), slow, "cpu", seed=0)
+    out = plan_eval(LocationModel(), slow, "cpu", 0, SUITE)
     assert out["metrics"] == {} and "max_minutes" in out["details"]["messages"][0]
     with pytest.raises(ValueError, match="replan_every"):
-        plan_eval(LocationModel(), PlanConfig(replan_every=0), "cpu", seed=0)
+        PlanConfig(replan_every=0)
 
 
 def test_evaluator_plans_only_when_on():
-    """The evaluator adds plan/ metrics for tasks with planning_env when planning is on."""
-    from jepa_bench.evaluate.evaluator import evaluate, planning_on
+    """The evaluator adds plan/ metrics for tasks that offer planning when planning is on."""
+    from jepa_bench.evaluate.evaluator import evaluate
     from tests.helpers import ToyTask
 
     class PlanToyTask(ToyTask):
-        def planning_env(self) -> WallDoorEnv:
-            return WallDoorEnv()
+        def planning(self):
+            return SUITE
 
-    assert not planning_on(EvalConfig(), "smoke") and planning_on(EvalConfig(), "default")
-    assert planning_on(EvalConfig(planning=True), "smoke")
     cfg = EvalConfig(probe_epochs=1, eval_untrained=False, planning=True, plan=TINY)
-    kw = dict(device=torch.device("cpu"), seed=0, budget="smoke", progress=False)
+    kw = dict(device=torch.device("cpu"), seed=0, progress=False)
     res = evaluate(LocationModel(), PlanToyTask(), cfg, **kw)
     assert "plan/same_room/success" in res.metrics and "planning" in res.details
-    off = evaluate(LocationModel(), PlanToyTask(), EvalConfig(probe_epochs=1), **kw)
+    off = evaluate(LocationModel(), PlanToyTask(), EvalConfig(probe_epochs=1, planning=False), **kw)
     assert not any(k.startswith("plan/") for k in off.metrics)
+    no_env = evaluate(LocationModel(), ToyTask(), cfg, **kw)  # a task without planning
+    assert not any(k.startswith("plan/") for k in no_env.metrics)
 
 
 def test_eval_config_round_trips_plan_settings():
@@ -267,13 +267,14 @@ def test_eval_config_round_trips_plan_settings():
 @pytest.fixture
 def smoke_run(tmp_path):
     """A smoke-budget convnext_mlp_smoke run directory as `jepa-bench run` leaves it."""
-    from jepa_bench.evaluate.params import param_counts
+    from jepa_bench.models.params import param_counts
     from jepa_bench.record import build_record, file_sha256, write_record
-    from jepa_bench.runner import build
+    from jepa_bench.runner import build, resolve
     from jepa_bench.train.checkpoint import MODEL_FILE, save_model
 
-    cfg = RunConfig(model="convnext_mlp_smoke", budget="smoke", out=str(tmp_path))
-    task, model, _ = build(cfg)
+    cfg = resolve({"model": "convnext_mlp_smoke", "budget": "smoke", "out": str(tmp_path)})
+    built = build(cfg)
+    task, model = built.task, built.model
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
@@ -328,4 +329,4 @@ def test_cli_refuses_mismatched_weights_and_bad_dirs(smoke_run, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     out = CliRunner().invoke(main, ["plan", "--run", str(empty)])
-    assert out.exit_code != 0 and "config.yaml is missing" in out.output
+    assert out.exit_code != 0 and "it has no config.yaml" in out.output

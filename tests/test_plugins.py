@@ -11,16 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jepa_bench.cli import main
-from jepa_bench.models import plugins
 from jepa_bench.models.check import check_model
-from jepa_bench.models.plugins import (
-    PluginError,
-    import_file,
-    load_entry_points,
-    model_slug,
-    resolve_model,
-)
-from jepa_bench.registry import MODELS, UnknownNameError, load_builtins
+from jepa_bench.models.plugins import PluginError, import_file, model_slug, resolve_model
+from jepa_bench.registry import MODELS, UnknownNameError
 from tests.helpers import WALL_DOOR_LIKE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,16 +43,15 @@ NOT_CALLABLE = 3
 @pytest.fixture
 def clean_models():
     """Restore the model registry and the entry point memo after the test."""
-    load_builtins()
     entries, helps = dict(MODELS._entries), dict(MODELS._help)
-    memo = dict(plugins._loaded_entry_points)
+    memo = dict(MODELS._seen_entry_points)
     yield
     MODELS._entries.clear()
     MODELS._entries.update(entries)
     MODELS._help.clear()
     MODELS._help.update(helps)
-    plugins._loaded_entry_points.clear()
-    plugins._loaded_entry_points.update(memo)
+    MODELS._seen_entry_points.clear()
+    MODELS._seen_entry_points.update(memo)
 
 
 def write_module(folder: Path, name: str) -> Path:
@@ -70,7 +62,6 @@ def write_module(folder: Path, name: str) -> Path:
 
 def test_registered_name_resolves_to_registry_entry():
     """A registered name gives the registry's factory."""
-    load_builtins()
     assert resolve_model("convnext_mlp_smoke") is MODELS.get("convnext_mlp_smoke")
 
 
@@ -130,11 +121,10 @@ def test_entry_point_models_are_registered(tmp_path, monkeypatch, clean_models):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.warns(UserWarning, match="'convnext_mlp'.*already registered"):
-        added = load_entry_points()
+        added = MODELS.load_entry_points()
     assert added == ["my_gru"]
     assert "my_gru" in MODELS and "entry point" in MODELS.help("my_gru")
-    assert load_entry_points() == []  # idempotent
-    load_builtins()  # the registry's loader picks it up again without complaint
+    assert MODELS.load_entry_points() == []  # idempotent
     model = resolve_model("my_gru")(WALL_DOOR_LIKE)
     check_model(model, WALL_DOOR_LIKE, name="my_gru")
     res = CliRunner().invoke(main, ["list", "models"])
@@ -149,7 +139,6 @@ def test_model_slug_is_file_safe(name):
 
 def test_model_slug_keeps_registered_names_and_shortens_paths():
     """Registered names are unchanged; a file reference becomes <stem>.<factory>."""
-    load_builtins()
     for name in MODELS.names():
         assert model_slug(name) == name
     assert model_slug("some/dir/tiny_conv_gru.py:tiny_conv_gru") == "tiny_conv_gru.tiny_conv_gru"

@@ -261,15 +261,3 @@ def test_entry_metrics_and_details(tmp_path):
     assert rec["metrics"] == entries and rec["untrained_metrics"] == {}
     write_record(tmp_path / "r.json", rec)
     assert load_record(tmp_path / "r.json")["details"] == {"per_step": [0.1, None]}
-
-
-def test_later_train_window_key_keeps_old_hashes():
-    """Configs written before ``train.window`` existed hash as before; a set window changes it."""
-    cfg = RunConfig(model="tiny", seed=3)
-    old = cfg.to_dict()
-    old["train"].pop("window")
-    for as_before in (None, 0):
-        cfg.train.window = as_before
-        assert cfg.hash() == hash_config(old)
-    cfg.train.window = 4
-    assert cfg.hash() != hash_config(old)

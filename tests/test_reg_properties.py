@@ -10,11 +10,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from jepa_bench.models.protocol import TrainLatents
-from jepa_bench.registry import REGULARIZERS, load_builtins
+from jepa_bench.registry import REGULARIZERS
 from jepa_bench.regularizers.compose import build_objective
 from jepa_bench.regularizers.vicreg import covariance_term, variance_term
 
-load_builtins()
 NAMES = REGULARIZERS.names()
 FAST = settings(max_examples=30, deadline=None)
 VALUES = st.floats(-50, 50, allow_nan=False, allow_infinity=False, width=32)

@@ -8,7 +8,6 @@ from jepa_bench.registry import (
     TASKS,
     Registry,
     UnknownNameError,
-    load_builtins,
 )
 
 
@@ -43,7 +42,6 @@ def test_lazy_entry_is_imported_on_first_get():
 
 def test_builtins_are_registered():
     """The built-in models, tasks and regularisers are all listed."""
-    load_builtins()
     assert {"convnext_mlp", "convnext_mlp_smoke", "lewm", "lewm_cpu", "lewm_smoke"} <= set(MODELS)
     assert "wall_door" in TASKS
     assert {"vicreg", "sigreg", "bias_free", "none"} <= set(REGULARIZERS)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from jepa_bench.models.protocol import TrainLatents
-from jepa_bench.registry import REGULARIZERS, UnknownNameError, load_builtins
+from jepa_bench.registry import REGULARIZERS, UnknownNameError
 from jepa_bench.regularizers.base import Schedule, prediction_mse
 from jepa_bench.regularizers.compose import (
     build_objective,
@@ -14,8 +14,6 @@ from jepa_bench.regularizers.compose import (
     describe_reg,
     parse_reg,
 )
-
-load_builtins()
 
 
 def _lat(seed: int = 0, b: int = 16, t: int = 3, d: int = 8) -> TrainLatents:

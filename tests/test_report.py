@@ -15,9 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jepa_bench.cli import main
-from jepa_bench.config import RunConfig
 from jepa_bench.evaluate.collapse import collapse_stats
-from jepa_bench.registry import TASKS, load_builtins
+from jepa_bench.registry import TASKS
 from jepa_bench.report import build_report
 from jepa_bench.report.analysis import nearest_neighbours, pca_fit, temporal_ratio
 from jepa_bench.report.build import analyse_run
@@ -25,18 +24,17 @@ from jepa_bench.report.checkpoints import find_snapshots, pick_evenly
 from jepa_bench.report.diagnosis import DiagnosisInputs, diagnose, probe_gain
 from jepa_bench.report.figures import to_rgb
 from jepa_bench.report.html import FIGURES
-from jepa_bench.report.latents import read_log
-from jepa_bench.runner import execute_run
+from jepa_bench.runner import RunDir, RunDirError, execute_run, resolve
 
 TSNE = 120  # small t-SNE maps keep the tests fast
 FIGURE_FILES = {f"{name}.png" for name in FIGURES}
 
 
 def _run(root: Path, model: str, task: str) -> Path:
-    cfg = RunConfig(
+    cfg = resolve(dict(
         model=model, task=task, budget="smoke", device="cpu", out=str(root / "runs"),
         data_dir=str(root / "cache"),
-    )  # fmt: skip
+    ))  # fmt: skip
     record = execute_run(cfg, progress=False)
     return root / "runs" / record["run_id"]
 
@@ -52,7 +50,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert res.exit_code == 0, res.output
     page = Path(re.search(r"report: (\S+report\.html)", res.output).group(1))
     out["lewm"] = page.parent.parent
-    load_builtins()
     if "arm_sim" in TASKS:
         out["arm_sim"] = _run(root, "lewm_smoke", "arm_sim")
     return out
@@ -151,8 +148,8 @@ def test_corrupt_log_line_is_named(tmp_path: Path):
     """A training log with a broken line is an error naming the file and line."""
     log = tmp_path / "train_log.jsonl"
     log.write_text('{"step": 0, "loss": 1.0}\n{"step": 1, "loss"\n')
-    with pytest.raises(ValueError, match="line 2"):
-        read_log(log)
+    with pytest.raises(RunDirError, match="line 2"):
+        RunDir(tmp_path).log()
 
 
 def test_to_rgb_channel_mixing():

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from jepa_bench.cli import main
 from jepa_bench.data.robot.koch import koch_pick_place
-from jepa_bench.registry import TASKS, load_builtins
+from jepa_bench.registry import TASKS
 from tests.robot_files import row_arrays, write_seed_layout, write_swm_layout
 
 LENS = [44, 57, 38, 61, 50, 47]
@@ -64,7 +64,6 @@ def test_version_follows_the_data(tmp_path: Path) -> None:
 
 def test_without_data_the_error_says_how_to_get_it(tmp_path: Path) -> None:
     """No data and nothing in data_dir: the message gives the download and convert commands."""
-    load_builtins()
     with pytest.raises(FileNotFoundError) as err:
         TASKS.get("koch_pick_place")(budget="smoke", data_dir=str(tmp_path))
     msg = str(err.value)

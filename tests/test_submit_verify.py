@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 from jepa_bench.cli import main
-from jepa_bench.config import RunConfig
 from jepa_bench.leaderboard import tables
 from jepa_bench.leaderboard.plot import plot_path
 from jepa_bench.record.io import dumps, file_sha256, load_record
@@ -38,13 +37,13 @@ TINY = dict(
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """One smoke run of convnext_mlp_smoke on a tiny wall_door (shared, never modified)."""
-    from jepa_bench.runner import execute_run
+    from jepa_bench.runner import execute_run, resolve
 
     root = tmp_path_factory.mktemp("run")
-    cfg = RunConfig(
+    cfg = resolve(dict(
         model="convnext_mlp_smoke", task="wall_door", budget="smoke", out=str(root / "runs"),
         data_dir=str(root / "cache"), task_kwargs=dict(TINY),
-    )  # fmt: skip
+    ))  # fmt: skip
     record = execute_run(cfg, progress=False)
     return root / "runs" / record["run_id"]
 
@@ -246,7 +245,9 @@ def test_submit_is_atomic_and_refuses_conflicts(run_copy, tmp_path, monkeypatch)
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(tables, "generate_tables", explode)
+    from jepa_bench.submit import submit as submit_module
+
+    monkeypatch.setattr(submit_module, "generate_tables", explode)
     with pytest.raises(OSError, match="disk full"):
         submit_run(run_copy, board, allow_smoke=True)
     assert not [p for p in board.rglob("*") if p.is_file()]
@@ -335,16 +336,16 @@ def test_a_record_with_timing_metrics_stays_verified(verified_board):
 def test_verify_plans_without_the_wall_clock_cap(run_dir, monkeypatch):
     """A run caps planning time to keep its budget; verify drops the cap, so a busy verifier
     reproduces planning instead of skipping it (which would fail as "missing")."""
-    from jepa_bench.evaluate import evaluator
+    from jepa_bench.submit import verify
 
     seen = []
-    real = evaluator.evaluate
+    real = verify.evaluate
 
     def spy(model, task, cfg, **kw):
         seen.append(cfg.plan.max_minutes)
         return real(model, task, cfg, **kw)
 
-    monkeypatch.setattr(evaluator, "evaluate", spy)
+    monkeypatch.setattr(verify, "evaluate", spy)
     recorded = load_record(run_dir / "result.json")["config"]["eval"]["plan"]["max_minutes"]
     assert recorded is not None  # the run itself had a cap
     res = CliRunner().invoke(main, ["verify", str(run_dir), "-q"])

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_bench.models.convnext_mlp import convnext_mlp_smoke
+from jepa_bench.config import TrainConfig as TrainSettings
+from jepa_bench.models.convnext_mlp import CONVNEXT_MLP_SMOKE as convnext_mlp_smoke
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.regularizers.vicreg import VICReg
 from jepa_bench.train.checkpoint import MODEL_FILE, load_model
-from jepa_bench.train.loop import NonFiniteLossError, TrainSettings, batch_order, train
+from jepa_bench.train.loop import NonFiniteLossError, batch_order, train
 from tests.helpers import ToyTask, ToyWindows
 
 SETTINGS = dict(
@@ -163,6 +164,6 @@ def test_train_window_crops_what_the_model_sees(tmp_path):
     data = ToyWindows(16, 1, targets=False)  # 5-frame windows
     train(model, Objective([VICReg()]), data, TrainSettings(steps=2, window=3, **SETTINGS), **kw)
     assert seen == [(3, 2), (3, 2)]
-    with pytest.raises(ValueError, match="train window"):
+    with pytest.raises(ValueError, match="train.window"):
         bad = TrainSettings(steps=1, window=1, **SETTINGS)
         train(model, Objective([VICReg()]), data, bad, **kw)

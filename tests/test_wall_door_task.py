@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jepa_bench.data.base import Batch, iterate_batches
+from jepa_bench.data.base import CACHE_ENV_VAR, Batch, cache_root, iterate_batches
 from jepa_bench.data.wall_door import cache as cache_mod
 from jepa_bench.data.wall_door import generate as gen
 from jepa_bench.data.wall_door import task as task_mod
@@ -119,11 +119,11 @@ def test_describe_is_json_and_names_the_cache(tmp_path: Path) -> None:
 
 def test_cache_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``data_dir`` wins over ``$JEPA_BENCH_CACHE``, which wins over the home folder."""
-    monkeypatch.setenv(cache_mod.ENV_VAR, str(tmp_path / "env"))
-    assert cache_mod.cache_root(None) == tmp_path / "env"
-    assert cache_mod.cache_root(tmp_path / "arg") == tmp_path / "arg"
-    monkeypatch.delenv(cache_mod.ENV_VAR)
-    assert cache_mod.cache_root(None) == Path.home() / ".cache" / "jepa-bench"
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "env"))
+    assert cache_root(None) == tmp_path / "env"
+    assert cache_root(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv(CACHE_ENV_VAR)
+    assert cache_root(None) == Path.home() / ".cache" / "jepa-bench"
 
 
 def test_cache_key_separates_seed_and_sizes(tmp_path: Path) -> None:

@@ -2,37 +2,34 @@
 
 from __future__ import annotations
 
-import copy
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from jepa_bench.config import RunConfig
+from jepa_bench.record.io import load_record
+from jepa_bench.runner import RunDir, execute_run, resolve, run_id_for
+from jepa_bench.train.memory import tune_malloc
 
 
-def grid_configs(base: RunConfig, regs: Sequence[str], seeds: Sequence[int]) -> list[RunConfig]:
-    """One config per (regulariser, seed), everything else from ``base``.
+def grid_configs(
+    base: Mapping[str, Any], regs: Sequence[str], seeds: Sequence[int]
+) -> list[RunConfig]:
+    """One resolved config per (regulariser, seed), everything else from the ``base`` request.
 
     Seed-major order (every regulariser at seed 0, then at seed 1, ...): an ablation stopped
     part-way leaves complete seeds behind, and ``--seeds`` with a smaller N summarises them.
     """
-    out = []
-    for seed in seeds:
-        for reg in regs:
-            cfg = copy.deepcopy(base)
-            cfg.reg, cfg.seed = reg, seed
-            out.append(cfg)
-    return out
+    return [resolve({**base, "reg": reg, "seed": seed}) for seed in seeds for reg in regs]
 
 
 def finished_record(cfg: RunConfig) -> dict[str, Any] | None:
     """The valid result record of a finished run of ``cfg``, else None (idempotent re-runs)."""
-    from jepa_bench.record.io import load_record
-    from jepa_bench.runner import run_id_for
-
-    path = Path(cfg.out) / run_id_for(cfg) / "result.json"
+    path = RunDir(Path(cfg.out) / run_id_for(cfg)).result_file
     if not path.exists():
         return None
     try:
@@ -42,11 +39,8 @@ def finished_record(cfg: RunConfig) -> dict[str, Any] | None:
 
 
 def _run_one(cfg_dict: dict[str, Any], threads: int) -> dict[str, Any]:
-    import torch
-
-    from jepa_bench.runner import execute_run
-
     torch.set_num_threads(threads)
+    tune_malloc()  # a worker process of ours
     return execute_run(RunConfig.from_dict(cfg_dict), progress=False)
 
 
@@ -67,8 +61,6 @@ def run_grid(
     ``timeout_min``). Runs are keyed by their config hash, so re-submitting a grid only runs
     what has no valid result yet.
     """
-    from jepa_bench.runner import execute_run
-
     records: dict[int, dict[str, Any]] = {}
     todo = []
     for i, cfg in enumerate(configs):
@@ -88,7 +80,7 @@ def run_grid(
         raise ValueError(f"unknown launcher {launcher!r}; use 'local' or 'submitit'")
     elif jobs <= 1:
         for i in todo:
-            records[i] = execute_run(copy.deepcopy(configs[i]), progress=progress)
+            records[i] = execute_run(configs[i], progress=progress)
             if on_done:
                 on_done(configs[i], records[i], False)
     else:

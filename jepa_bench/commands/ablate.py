@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from jepa_bench.config import BUDGETS, RunConfig
+from jepa_bench.commands.options import parse_pairs
+from jepa_bench.config import BUDGET_NAMES, ConfigError, RunConfig
 
 
 @click.command("ablate")
@@ -28,7 +29,9 @@ from jepa_bench.config import BUDGETS, RunConfig
     type=int,
     help="Number of seeds (0..N-1) per regulariser.",
 )
-@click.option("--budget", "-b", type=click.Choice(BUDGETS), default="default", show_default=True)
+@click.option(
+    "--budget", "-b", type=click.Choice(BUDGET_NAMES), default="default", show_default=True
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--out", "-o", default="runs", show_default=True, help="Parent of run directories.")
 @click.option("--data-dir", default=None, help="Task cache / data directory.")
@@ -77,26 +80,28 @@ def ablate(**kw: Any) -> None:
     """
     from jepa_bench.ablation.grid import finished_record, grid_configs, run_grid
     from jepa_bench.ablation.summary import summarise, to_markdown, write_summary
+    from jepa_bench.models.plugins import model_slug
 
     regs = [r.strip() for r in kw["regs"].split(",") if r.strip()]
     if not regs or kw["seeds"] < 1:
         raise click.UsageError("need at least one regulariser and one seed")
-    base = RunConfig(
-        model=kw["model"],
-        task=kw["task"],
-        budget=kw["budget"],
-        device=kw["device"],
-        out=kw["out"],
-        data_dir=kw["data_dir"],
-    )
-    base.train.steps = kw["steps"]
-    configs = grid_configs(base, regs, range(kw["seeds"]))
+    base = {
+        "model": kw["model"],
+        "task": kw["task"],
+        "budget": kw["budget"],
+        "device": kw["device"],
+        "out": kw["out"],
+        "data_dir": kw["data_dir"],
+        "train": {"steps": kw["steps"]},
+    }
+    try:
+        configs = grid_configs(base, regs, range(kw["seeds"]))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
 
     def done(cfg: RunConfig, rec: dict[str, Any], reused: bool) -> None:
         how = "reused" if reused else "finished"
         click.echo(f"[{how}] reg={cfg.reg} seed={cfg.seed} -> {rec['run_id']}")
-
-    from jepa_bench.commands.run import _kv
 
     if kw["finished_only"]:
         configs = [c for c in configs if finished_record(c) is not None]
@@ -108,9 +113,10 @@ def ablate(**kw: Any) -> None:
         progress=not kw["quiet"],
         on_done=done,
         launcher=kw["launcher"],
-        launcher_params=_kv(kw["launcher_arg"], "--launcher-arg"),
+        launcher_params=parse_pairs(kw["launcher_arg"], "--launcher-arg"),
     )
-    out_dir = Path(kw["out"]) / f"ablation__{kw['task']}__{kw['model']}__{kw['budget']}"
+    model = model_slug(kw["model"])  # a plug-in "path/file.py:factory" is no folder name
+    out_dir = Path(kw["out"]) / f"ablation__{kw['task']}__{model}__{kw['budget']}"
     paths = write_summary(records, out_dir)
     click.echo("\n" + to_markdown(summarise(records)))
     click.echo(f"\nwrote {', '.join(str(p) for p in paths.values())}")

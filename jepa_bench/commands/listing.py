@@ -9,9 +9,8 @@ import click
 @click.argument("kind", type=click.Choice(["models", "tasks", "regularizers"]))
 def list_cmd(kind: str) -> None:
     """List registered models, tasks or regularizers with a one-line description."""
-    from jepa_bench.registry import MODELS, REGULARIZERS, TASKS, load_builtins
+    from jepa_bench.registry import MODELS, REGULARIZERS, TASKS
 
-    load_builtins()
     reg = {"models": MODELS, "tasks": TASKS, "regularizers": REGULARIZERS}[kind]
     names = reg.names()
     width = max(map(len, names), default=0)

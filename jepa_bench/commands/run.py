@@ -1,28 +1,130 @@
-"""``jepa-bench run``: train one model on one task, evaluate it beside its untrained twin."""
+"""``jepa-bench run``: train one model on one task, evaluate it beside its untrained twin.
+
+Each config flag maps onto one field of the request that ``jepa_bench.runner.resolve`` turns into
+the run's config (``CONFIG_FLAGS``); a flag given on the command line wins over ``--config``.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from jepa_bench.config import BUDGETS, RunConfig
+from jepa_bench.commands.options import parse_pairs
+from jepa_bench.config import BUDGET_NAMES, BUDGETS, ConfigError
 
 
-def _kv(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
-    """Parse ``key=value`` options (numbers and booleans become numbers and booleans)."""
-    import yaml
+@dataclass(frozen=True)
+class Flag:
+    """A command-line option and the request field it sets."""
 
-    out: dict[str, Any] = {}
-    for item in pairs:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint=flag)
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    name: str  # "--steps"
+    key: str  # "train.steps"
+    help: str
+    type: Any = None  # a click type; None: a string
+    flag_value: Any = None  # set for on/off flags: the value the flag puts in the request
+    short: str | None = None
+
+
+_BUDGET_HELP = "; ".join(f"{name}: {row.summary}" for name, row in BUDGETS.items())
+
+CONFIG_FLAGS: tuple[Flag, ...] = (
+    Flag("--model", "model", "Model: a registered name (`jepa-bench list models`), "
+         "path/to/file.py:factory or package.module:factory. [default: convnext_mlp]",
+         short="-m"),
+    Flag("--task", "task", "Task (`jepa-bench list tasks`). [default: wall_door]", short="-t"),
+    Flag("--reg", "reg", "Regulariser composition, e.g. vicreg, sigreg:0.09, sigreg+bias_free. "
+         "[default: the model's own]", short="-r"),
+    Flag("--seed", "seed", "Run seed (>= 0). [default: 0]", type=int, short="-s"),
+    Flag("--budget", "budget", f"{_BUDGET_HELP}. [default: default]",
+         type=click.Choice(BUDGET_NAMES), short="-b"),
+    Flag("--device", "device", "auto = CUDA when available. [default: auto]",
+         type=click.Choice(["auto", "cpu", "cuda"])),
+    Flag("--out", "out", "Parent directory of run directories. [default: runs]", short="-o"),
+    Flag("--data-dir", "data_dir", "Cache / data directory of the task "
+         "[default: $JEPA_BENCH_CACHE or ~/.cache/jepa-bench]."),
+    Flag("--steps", "train.steps", "Training steps. [default: the model's for the budget]",
+         type=int),
+    Flag("--batch-size", "train.batch_size", "Batch size. [default: the model's]", type=int),
+    Flag("--lr", "train.lr", "Learning rate. [default: the model's]", type=float),
+    Flag("--window", "train.window", "Frames per training sample, cropped from each task window "
+         "at a seeded random offset (0: whole windows). [default: 0]", type=int),
+    Flag("--max-minutes", "train.max_minutes", "Also stop training after this many minutes "
+         "(results then depend on the machine).", type=float),
+    Flag("--compile", "train.compile", "Use torch.compile for the train step.", flag_value=True),
+    Flag("--checkpoint-every", "train.checkpoint_every", "Save a resumable checkpoint every N "
+         "steps. [default: only at the end]", type=int),
+    Flag("--keep-snapshots", "train.keep_snapshots", "Keep model_step<N>.safetensors at every "
+         "checkpoint (compared in reports).", flag_value=True),
+    Flag("--resume", "resume", "Continue an interrupted run with the same config.",
+         flag_value=True),
+    Flag("--no-untrained", "eval.eval_untrained", "Skip evaluating the untrained twin.",
+         flag_value=False),
+)  # fmt: skip
+FLAG_OF_KEY = {f.key: f.name for f in CONFIG_FLAGS} | {
+    "model_kwargs": "--model-arg",
+    "task_kwargs": "--task-arg",
+}
+
+
+def _apply(flags: tuple[Flag, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add one click option per flag (in order) to a command."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for f in reversed(flags):
+            names = [f.name, f.short] if f.short else [f.name]
+            dest = f.name.lstrip("-").replace("-", "_")
+            if f.flag_value is not None:
+                fn = click.option(*names, dest, is_flag=True, default=None, help=f.help)(fn)
+            else:
+                fn = click.option(*names, dest, type=f.type, default=None, help=f.help)(fn)
+        return fn
+
+    return deco
+
+
+def set_key(request: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted ``key`` (``train.steps``) in a nested request mapping."""
+    *parents, leaf = key.split(".")
+    node = request
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(part, f"must be a mapping of settings, got {node!r}")
+    node[leaf] = value
+
+
+def build_request(preset: dict[str, Any], kw: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """The request: the preset with every given flag on top; also the keys flags set."""
+    request = {k: (dict(v) if isinstance(v, dict) else v) for k, v in preset.items()}
+    given = set()
+    for f in CONFIG_FLAGS:
+        value = kw[f.name.lstrip("-").replace("-", "_")]
+        if value is None:
+            continue
+        set_key(request, f.key, f.flag_value if f.flag_value is not None else value)
+        given.add(f.key)
+    for key, flag in (("model_kwargs", "model_arg"), ("task_kwargs", "task_arg")):
+        pairs = parse_pairs(kw[flag], FLAG_OF_KEY[key])
+        if pairs:
+            request[key] = {**(request.get(key) or {}), **pairs}
+            given.add(key)
+    return request, given
+
+
+def config_error(exc: ConfigError, given: set[str]) -> click.ClickException:
+    """A usage error naming the flag that set the bad value (else the config key)."""
+    key = (
+        exc.key.split(".", 1)[0] if exc.key.startswith(("model_kwargs", "task_kwargs")) else exc.key
+    )
+    if key in given and key in FLAG_OF_KEY:
+        return click.BadParameter(str(exc), param_hint=FLAG_OF_KEY[key])
+    return click.UsageError(str(exc))
 
 
 def _relaunch_under_torchrun(nproc: int) -> None:
@@ -53,7 +155,7 @@ def _relaunch_under_torchrun(nproc: int) -> None:
 def format_summary(record: dict[str, Any]) -> str:
     """A fixed-width table of every metric, trained vs untrained, and their ratio."""
     rows = [("metric", "trained", "untrained", "ratio", "better")]
-    untrained = record.get("untrained_metrics", {})
+    untrained = record.get("untrained_metrics") or {}
     for name, m in record["metrics"].items():
         v = m["value"]
         u = untrained.get(name, {}).get("value")
@@ -83,107 +185,24 @@ def format_summary(record: dict[str, Any]) -> str:
 
 
 @click.command("run")
-@click.option(
-    "--model",
-    "-m",
-    default="convnext_mlp",
-    show_default=True,
-    help="Registered model name (see `jepa-bench list models`).",
-)
-@click.option(
-    "--task",
-    "-t",
-    default="wall_door",
-    show_default=True,
-    help="Registered task name (see `jepa-bench list tasks`).",
-)
-@click.option(
-    "--reg",
-    "-r",
-    default=None,
-    help="Regulariser composition, e.g. vicreg, sigreg:0.09, sigreg+bias_free. "
-    "Default: the model family's own.",
-)
-@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Run seed.")
-@click.option(
-    "--budget",
-    "-b",
-    type=click.Choice(BUDGETS),
-    default="default",
-    show_default=True,
-    help="smoke: seconds (tests); default: <= 10 min on 2 CPU cores; full: GPU reference.",
-)
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="auto = CUDA when available.",
-)
-@click.option(
-    "--out", "-o", default="runs", show_default=True, help="Parent directory of run directories."
-)
-@click.option(
-    "--data-dir",
-    default=None,
-    help="Cache / data directory for the task (default $JEPA_BENCH_CACHE or ~/.cache/jepa-bench).",
-)
+@_apply(CONFIG_FLAGS)
 @click.option(
     "--config",
     "config_file",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="YAML/JSON preset of RunConfig fields (e.g. a file in baselines/); flags win.",
-)
-@click.option("--steps", type=int, default=None, help="Override the budget's training steps.")
-@click.option("--batch-size", type=int, default=None, help="Override the batch size.")
-@click.option("--lr", type=float, default=None, help="Override the learning rate.")
-@click.option(
-    "--window",
-    type=int,
-    default=None,
-    help="Frames per training sample, cropped from each task window at a seeded random offset "
-    "(0: whole windows). Default: the model's, whole windows for the built-in models; "
-    "LeWM's own training uses history + 1 frames.",
-)
-@click.option(
-    "--max-minutes",
-    type=float,
-    default=None,
-    help="Also stop training after this many minutes (results then depend on the machine).",
-)
-@click.option(
-    "--compile", "use_compile", is_flag=True, help="Use torch.compile for the train step."
+    help="YAML/JSON preset of run settings (e.g. a file in baselines/); flags win.",
 )
 @click.option("--model-arg", multiple=True, metavar="KEY=VALUE", help="Model factory argument.")
 @click.option("--task-arg", multiple=True, metavar="KEY=VALUE", help="Task factory argument.")
 @click.option(
-    "--checkpoint-every",
-    type=int,
-    default=None,
-    help="Save a resumable checkpoint every N steps (default: only at the end).",
-)
-@click.option(
-    "--keep-snapshots",
-    is_flag=True,
-    help="Keep model_step<N>.safetensors at every checkpoint (compared in reports).",
-)
-@click.option("--resume", is_flag=True, help="Continue an interrupted run with the same config.")
-@click.option("--no-untrained", is_flag=True, help="Skip evaluating the untrained reference.")
-@click.option(
     "--leaderboard-dir",
-    default="leaderboard",
-    show_default=True,
-    help="Where the result record is added and tables regenerated.",
-)
-@click.option(
-    "--no-leaderboard",
-    is_flag=True,
-    help="Do not add the record to the leaderboard (smoke runs never are).",
+    default=None,
+    help="Also add the record to this leaderboard folder and regenerate its tables.",
 )
 @click.option(
     "--nproc",
-    type=int,
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
     help="Processes for DDP training (relaunches itself under torchrun; gloo on CPU, "
@@ -200,48 +219,32 @@ def run(**kw: Any) -> None:
     """Train MODEL on TASK, evaluate it beside an untrained twin, and record the result.
 
     Writes RUN_DIR = OUT/<task>__<model>__<reg>__s<seed>__<budget>__<config hash>/ with
-    config.yaml, train_log.jsonl, model.safetensors and result.json, adds the record to the
-    leaderboard and prints a summary table.
+    config.yaml (the resolved settings), train_log.jsonl, model.safetensors and result.json,
+    and prints a summary table. Settings are resolved and checked before anything is written.
 
     \b
     Examples:
       jepa-bench run --model convnext_mlp --task wall_door
       jepa-bench run -m convnext_mlp -t wall_door --reg sigreg:0.09 --seed 1
-      jepa-bench run -m convnext_mlp_smoke -t wall_door --budget smoke
+      jepa-bench run --config baselines/wall_door__lewm_cpu__sigreg.yaml --steps 100
     """
     if kw["nproc"] > 1 and "LOCAL_RANK" not in os.environ:
         _relaunch_under_torchrun(kw["nproc"])
-    from jepa_bench.registry import UnknownNameError
-    from jepa_bench.runner import execute_run, load_config_file
+    from jepa_bench.models.check import ModelCheckError
+    from jepa_bench.runner import execute_run, read_preset, resolve
     from jepa_bench.train.loop import NonFiniteLossError
+    from jepa_bench.train.memory import tune_malloc
 
-    base = load_config_file(kw["config_file"]) if kw["config_file"] else {}
-    cfg = RunConfig.from_dict(base)
-    ctx = click.get_current_context()
-    for key in ("model", "task", "reg", "seed", "budget", "device", "out", "data_dir", "resume"):
-        if key not in base or ctx.get_parameter_source(key) != click.core.ParameterSource.DEFAULT:
-            setattr(cfg, key, kw[key])
-    for key, attr in (
-        ("steps", "steps"),
-        ("batch_size", "batch_size"),
-        ("lr", "lr"),
-        ("window", "window"),
-        ("max_minutes", "max_minutes"),
-    ):
-        if kw[key] is not None:
-            setattr(cfg.train, attr, kw[key])
-    cfg.train.compile = cfg.train.compile or kw["use_compile"]
-    if kw["checkpoint_every"] is not None:
-        cfg.train.checkpoint_every = kw["checkpoint_every"]
-    cfg.train.keep_snapshots = cfg.train.keep_snapshots or kw["keep_snapshots"]
-    cfg.model_kwargs.update(_kv(kw["model_arg"], "--model-arg"))
-    cfg.task_kwargs.update(_kv(kw["task_arg"], "--task-arg"))
-    if kw["no_untrained"]:
-        cfg.eval.eval_untrained = False
-    board = None if (kw["no_leaderboard"] or cfg.budget == "smoke") else kw["leaderboard_dir"]
+    given: set[str] = set()
     try:
-        record = execute_run(cfg, progress=not kw["quiet"], leaderboard_dir=board)
-    except (UnknownNameError, ValueError) as exc:
+        preset = read_preset(kw["config_file"]) if kw["config_file"] else {}
+        request, given = build_request(preset, kw)
+        cfg = resolve(request)
+        tune_malloc()  # this process is ours: keep activation memory between steps (CPU)
+        record = execute_run(cfg, progress=not kw["quiet"], leaderboard_dir=kw["leaderboard_dir"])
+    except ConfigError as exc:
+        raise config_error(exc, given) from exc
+    except ModelCheckError as exc:
         raise click.UsageError(str(exc)) from exc
     except NonFiniteLossError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -251,8 +254,8 @@ def run(**kw: Any) -> None:
     click.echo("")
     click.echo(format_summary(record))
     click.echo(f"\nrun directory: {cfg.out}/{record['run_id']}")
-    if board:
-        click.echo(f"leaderboard: record added to {board}/, tables regenerated")
+    if kw["leaderboard_dir"]:
+        click.echo(f"leaderboard: record added to {kw['leaderboard_dir']}/, tables regenerated")
     if kw["make_report"]:
         from jepa_bench.report import build_report
 

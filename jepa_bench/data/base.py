@@ -1,16 +1,25 @@
 """What a task gives the trainer and the evaluator.
 
-A task is data plus the names of its probe targets. Observations reach models as float32
-(B, T, C, H, W); actions as float32 (B, T-1, A). Tasks know nothing of models or the evaluator.
+A task is data plus the names of its probe targets, and, if it has an interactive environment,
+what planning needs (``PlanningSuite``). Observations reach models as float32 (B, T, C, H, W);
+actions as float32 (B, T-1, A). Tasks know nothing of models or the evaluator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import numpy as np
+from torch import Tensor
+
+CACHE_ENV_VAR = "JEPA_BENCH_CACHE"
+
+#: A planning cost: candidate action sequences (N, H, A) -> cost (N,), lower is better.
+CostFn = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,62 @@ class ProbeSuite:
     target_norm: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) per target coordinate
 
 
+class PlanningEnv(Protocol):
+    """A task's interactive environment: agents with goals, moved one action at a time.
+
+    Arrays are batched over agents: positions and goals (B, 2), observations (B, C, H, W).
+    ``layout`` is an episode's fixed world (for wall_door, the wall's column and the door's row).
+    """
+
+    def reset(self, start: np.ndarray, goal: np.ndarray, layout: np.ndarray) -> np.ndarray: ...
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def observe(self) -> np.ndarray: ...
+
+    def goal_observation(self) -> np.ndarray: ...
+
+    def distance(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """``N`` start/goal pairs of one planning case, each in its layout, in a fixed order."""
+
+    case: str
+    starts: np.ndarray  # (N, 2) float32
+    goals: np.ndarray  # (N, 2) float32
+    layouts: np.ndarray  # (N, L): each episode's fixed world
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+@dataclass(frozen=True)
+class PlanningSuite:
+    """What a task offers for planning; the planners themselves are generic (``planning/``).
+
+    ``episodes(n, seed)``: ``n`` fixed episodes per case, keyed by case. ``oracle_cost(env,
+    objective)``: the true cost of candidate action sequences from the state of ``env``'s first
+    agent ("final": at the last step, "mean": over the horizon), the oracle's ceiling.
+    ``random_actions(rng, n, steps)``: (n, steps, A) actions like the data's (the floor).
+    """
+
+    make_env: Callable[[], PlanningEnv]
+    episodes: Callable[[int, int], dict[str, Episodes]]
+    oracle_cost: Callable[[PlanningEnv, str], CostFn]
+    random_actions: Callable[[np.random.Generator, int, int], np.ndarray]
+    action_dim: int
+    max_action_norm: float  # planners scale longer actions back to this length
+    episode_seed: int  # the default seed of the episode set (fixed per task version)
+
+
 class Task(Protocol):
-    """A registered task, built for a budget and seed."""
+    """A registered task, built for a budget and seed.
+
+    A task with an interactive environment also defines ``planning() -> PlanningSuite``
+    (see ``planning_suite``); that method is optional.
+    """
 
     spec: TaskSpec
 
@@ -101,3 +164,18 @@ def iterate_batches(
     stop = n - n % batch_size if drop_last else n
     for lo in range(0, stop, batch_size):
         yield data.batch(order[lo : lo + batch_size])
+
+
+def cache_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where tasks keep generated and converted data: ``data_dir`` if given, else
+    ``$JEPA_BENCH_CACHE``, else ``~/.cache/jepa-bench``."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ.get(CACHE_ENV_VAR)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "jepa-bench"
+
+
+def planning_suite(task: Any) -> PlanningSuite | None:
+    """What ``task`` offers for planning: its ``planning()``, or None when it has none."""
+    offer = getattr(task, "planning", None)
+    return offer() if callable(offer) else None

@@ -1,6 +1,6 @@
 """The shared evaluator: probes, latent error, collapse statistics and parameter counts."""
 
-from jepa_bench.evaluate.evaluator import EvalResult, evaluate, frozen, probe_epochs
-from jepa_bench.evaluate.params import param_counts
+from jepa_bench.evaluate.evaluator import EvalResult, evaluate, frozen
+from jepa_bench.models.params import param_counts
 
-__all__ = ["EvalResult", "evaluate", "frozen", "param_counts", "probe_epochs"]
+__all__ = ["EvalResult", "evaluate", "frozen", "param_counts"]

@@ -10,8 +10,8 @@ It knows models only through ``WorldModel`` (``encode`` / ``rollout``) and tasks
   the first suite;
 - ``collapse/{std_min,std_mean,effective_rank,top_pc_share,collapsed}`` on that split's encoded
   latents;
-- ``plan/...`` (``jepa_bench.planning.evaluate``) when the task has ``planning_env()`` and
-  ``EvalConfig.planning`` is on (default: every budget but smoke).
+- ``plan/...`` (``jepa_bench.planning.evaluate``) when the task offers planning (``planning()``
+  returns a suite) and ``EvalConfig.planning`` is on (every budget but smoke).
 
 Probe heads train on every time step of every window of the suite's train split; a probe batch is
 ``EvalConfig.probe_batch_size`` windows and the learning rate is ``probe_lr * batch / 256``.
@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from jepa_bench.config import EvalConfig
-from jepa_bench.data.base import ProbeSuite, Task
+from jepa_bench.data.base import PlanningSuite, ProbeSuite, Task, planning_suite
 from jepa_bench.evaluate.latent_error import latent_error
 from jepa_bench.evaluate.probe import (
     LatentCache,
@@ -46,9 +46,7 @@ from jepa_bench.evaluate.probe import (
     train_mlp_probe,
 )
 from jepa_bench.models.protocol import WorldModel
-
-SMOKE_PROBE_EPOCHS = 2
-DEFAULT_PROBE_EPOCHS = 20
+from jepa_bench.planning.evaluate import plan_eval
 
 
 @dataclass
@@ -68,13 +66,6 @@ class EvalResult:
 
     def note(self, message: str) -> None:
         self.details.setdefault("messages", []).append(message)
-
-
-def probe_epochs(cfg: EvalConfig, budget: str) -> int:
-    """``cfg.probe_epochs``, or the budget's default (2 for smoke, 20 otherwise)."""
-    if cfg.probe_epochs is not None:
-        return int(cfg.probe_epochs)
-    return SMOKE_PROBE_EPOCHS if budget == "smoke" else DEFAULT_PROBE_EPOCHS
 
 
 @contextmanager
@@ -159,7 +150,6 @@ def _run_suite(
     suite: ProbeSuite,
     cache: LatentCache,
     cfg: EvalConfig,
-    epochs: int,
     seed: int,
     device: torch.device,
     progress: bool,
@@ -193,7 +183,7 @@ def _run_suite(
             train.z,
             y_norm,
             hidden=cfg.probe_hidden,
-            epochs=epochs,
+            epochs=cfg.probe_epochs,
             batch_size=batch,
             lr=cfg.probe_lr * batch / 256,
             seed=seed,
@@ -278,14 +268,9 @@ def _dynamics(suite: ProbeSuite, cache: LatentCache, cfg: EvalConfig, res: EvalR
     col["message"] = message
 
 
-def planning_on(cfg: EvalConfig, budget: str) -> bool:
-    """``cfg.planning``, or on for every budget but smoke."""
-    return cfg.planning if cfg.planning is not None else budget != "smoke"
-
-
 def _planning(
     model: nn.Module,
-    task: Any,
+    suite: PlanningSuite,
     cfg: EvalConfig,
     device: torch.device,
     seed: int,
@@ -293,9 +278,7 @@ def _planning(
     res: EvalResult,
 ) -> None:
     """``plan/...`` metrics from CEM planning in the task's interactive environment."""
-    from jepa_bench.planning.evaluate import plan_eval  # only tasks with an environment
-
-    out = plan_eval(model, cfg.plan, device, seed, progress=progress, env_factory=task.planning_env)
+    out = plan_eval(model, cfg.plan, device, seed, suite, progress=progress)
     for key, value in out["metrics"].items():
         res.add(key, value, higher_is_better=out["higher_is_better"][key])
     for message in out["details"].get("messages", []):
@@ -310,7 +293,6 @@ def evaluate(
     *,
     device: torch.device,
     seed: int,
-    budget: str,
     progress: bool = True,
 ) -> EvalResult:
     """Evaluate a frozen ``model`` on every probe suite of ``task`` (see the module docstring)."""
@@ -319,12 +301,10 @@ def evaluate(
     _check_model(model, device)
     suites = list(task.probe_suites())
     _check_suites(suites)
-    epochs = probe_epochs(cfg, budget)
     res = EvalResult()
     res.details.update(
-        budget=budget,
         seed=seed,
-        probe_epochs=epochs,
+        probe_epochs=cfg.probe_epochs,
         max_eval_windows=cfg.max_eval_windows,
         messages=[],
     )
@@ -332,9 +312,10 @@ def evaluate(
         cache = LatentCache(model, device, progress=progress)
         for i, suite in enumerate(suites):
             suite_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
-            _run_suite(suite, cache, cfg, epochs, suite_seed, device, progress, res)
+            _run_suite(suite, cache, cfg, suite_seed, device, progress, res)
         _dynamics(suites[0], cache, cfg, res)
-        if planning_on(cfg, budget) and hasattr(task, "planning_env"):
-            _planning(model, task, cfg, device, seed, progress, res)
+        planning = planning_suite(task) if cfg.planning else None
+        if planning is not None:
+            _planning(model, planning, cfg, device, seed, progress, res)
     res.seconds = time.perf_counter() - start
     return res

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jepa_bench.record.io import atomic_write_text
-from jepa_bench.submit.compare import is_verified
+from jepa_bench.record.verification import is_verified
 
 PLOTS = "plots"
 SUFFIX = "_params_vs_probe.svg"

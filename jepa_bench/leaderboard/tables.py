@@ -24,7 +24,7 @@ from typing import Any
 from jepa_bench.record.hardware import hardware_short
 from jepa_bench.record.io import RecordError, atomic_write_text, dumps, load_record, write_record
 from jepa_bench.record.schema import validate_record
-from jepa_bench.submit.compare import is_verified
+from jepa_bench.record.verification import is_verified
 
 RECORDS = "records"
 NOTE = (

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from jepa_bench.data.base import TaskSpec
+from jepa_bench.models.params import param_counts
 from jepa_bench.models.protocol import TrainLatents
 
 METHODS = ("encode", "predict", "rollout", "train_latents", "param_groups")
@@ -152,8 +153,6 @@ def _protocol_problems(model: nn.Module, spec: TaskSpec, device: torch.device) -
 
 
 def _check_param_groups(model: nn.Module, problems: list[str]) -> None:
-    from jepa_bench.evaluate.params import param_counts
-
     try:
         groups = model.param_groups()
     except Exception as e:

@@ -9,15 +9,15 @@ The default size counts 293,344 parameters on wall_door (encoder 159,712 + predi
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jepa_bench.data.base import TaskSpec
+from jepa_bench.models.preset import ModelPreset
 from jepa_bench.models.protocol import TrainLatents, recurrent_rollout
-from jepa_bench.registry import MODELS
 
 
 class ConvNeXtBlock(nn.Module):
@@ -102,15 +102,6 @@ class Predictor(nn.Module):
 class ConvNeXtMLP(nn.Module):
     """Two-branch (or n-branch) ConvNeXt encoder + MLP predictor, recurrent from the first frame."""
 
-    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = dict(
-        optimizer="adam", lr=5e-4, weight_decay=3e-4, grad_clip=0.5, batch_size=128, reg="vicreg"
-    )
-    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "smoke": dict(steps=3, batch_size=8),
-        "default": dict(steps=280, batch_size=16, lr=1e-3),
-        "full": dict(steps=20_000, batch_size=128),
-    }
-
     def __init__(
         self,
         spec: TaskSpec,
@@ -168,13 +159,17 @@ class ConvNeXtMLP(nn.Module):
         return {"encoder": self.branches, "predictor": self.predictor}
 
 
-@MODELS.register("convnext_mlp")
-def convnext_mlp(spec: TaskSpec, **overrides: Any) -> ConvNeXtMLP:
-    """Branch-per-channel-group ConvNeXt encoder + MLP predictor (293,344 params on wall_door)."""
-    return ConvNeXtMLP(spec, **overrides)
-
-
-@MODELS.register("convnext_mlp_smoke")
-def convnext_mlp_smoke(spec: TaskSpec, **overrides: Any) -> ConvNeXtMLP:
-    """A tiny convnext_mlp for tests (width 4, one block, 32-d latents)."""
-    return ConvNeXtMLP(spec, **{**dict(dim=32, width=4, depth=1, pool=3, hidden=64), **overrides})
+# The reference's optimisation (seed 004): Adam, lr 5e-4, weight decay 3e-4, clip 0.5, batch 128.
+CONVNEXT_MLP = ModelPreset(
+    build=ConvNeXtMLP,
+    train=dict(optimizer="adam", lr=5e-4, weight_decay=3e-4, grad_clip=0.5, batch_size=128),
+    budgets={
+        "smoke": dict(steps=3, batch_size=8),
+        "default": dict(steps=280, batch_size=16, lr=1e-3),
+        "full": dict(steps=20_000, batch_size=128),
+    },
+    reg="vicreg",
+)
+CONVNEXT_MLP_SMOKE = replace(
+    CONVNEXT_MLP, arch=dict(dim=32, width=4, depth=1, pool=3, hidden=64)
+)  # a tiny convnext_mlp for tests (width 4, one block, 32-d latents)

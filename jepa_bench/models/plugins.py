@@ -21,61 +21,17 @@ import importlib
 import importlib.util
 import re
 import sys
-import warnings
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from jepa_bench.registry import MODELS, UnknownNameError
 
-ENTRY_POINT_GROUP = "jepa_bench.models"
 PLUGIN_PREFIX = "jepa_bench_plugin_"  # prefix of the module names given to imported files
-_SIMPLE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_loaded_entry_points: dict[str, str] = {}  # entry point name -> target, once registered or skipped
 
 
 class PluginError(ValueError):
     """A plugged-in model that cannot be found or imported; the message says which and why."""
-
-
-def load_entry_points() -> list[str]:
-    """Register every ``jepa_bench.models`` entry point lazily in ``MODELS``; returns new names.
-
-    Calling it again registers only entry points not seen before. An entry point whose name is
-    already taken by a different model is skipped with a warning (the registered one wins).
-    """
-    added = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if _loaded_entry_points.get(ep.name) == ep.value:
-            continue
-        if ep.name in MODELS:
-            _loaded_entry_points[ep.name] = ep.value  # warn once
-            warnings.warn(
-                f"entry point {ep.name!r} = {ep.value!r} of group {ENTRY_POINT_GROUP!r} is "
-                "skipped: a model of that name is already registered",
-                stacklevel=2,
-            )
-            continue
-        target: Callable[..., Any] | str
-        if _SIMPLE_TARGET.match(ep.value):
-            target = ep.value  # imported on first use, like the built-in lazy entries
-        else:
-            target = _deferred(ep)
-        MODELS.add(ep.name, target, help=f"plug-in from entry point {ep.value}")
-        _loaded_entry_points[ep.name] = ep.value
-        added.append(ep.name)
-    return added
-
-
-def _deferred(ep: metadata.EntryPoint) -> Callable[..., Any]:
-    """A factory that loads ``ep`` when first called (for targets like ``pkg.mod:Cls.make``)."""
-
-    def factory(*args: Any, **kwargs: Any) -> Any:
-        return ep.load()(*args, **kwargs)
-
-    factory.__doc__ = f"Entry point {ep.value}."
-    return factory
 
 
 def _get_attr(module: Any, dotted: str, where: str) -> Callable[..., Any]:
@@ -141,9 +97,7 @@ def resolve_model(name: str) -> Callable[..., Any]:
     """The factory for a registered name, an entry point, ``file.py:attr`` or ``module:attr``."""
     if not isinstance(name, str) or not name.strip():
         raise PluginError(f"a model name must be a non-empty string, got {name!r}")
-    if name not in MODELS:
-        load_entry_points()
-    if name in MODELS:
+    if name in MODELS:  # registered, built-in or from an installed entry point
         return MODELS.get(name)
     if ":" not in name:
         raise UnknownNameError(

@@ -12,7 +12,7 @@ Shapes (B = batch, T = time steps, C/H/W = observation, A = action size, D = lat
   predictions and their targets (same shape) plus the encoder's embeddings (B, T, D). Recurrent
   models roll out from the first observation; teacher-forced models (lewm) predict from encoded
   history.
-- ``param_groups()``: parameter counts by part (see ``jepa_bench.evaluate.params``).
+- ``param_groups()``: parameter counts by part (see ``jepa_bench.models.params``).
 
 Models are ``torch.nn.Module`` subclasses with an integer attribute ``repr_dim`` (= D).
 """

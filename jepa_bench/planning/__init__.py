@@ -1,26 +1,20 @@
-"""Planning with world models: CEM in latent space on an interactive wall_door environment.
+"""Planning with world models, generic over tasks: CEM in latent space on what a task offers.
 
-``plan_eval`` scores a model on fixed same-room and cross-room episodes beside a random-action
-baseline and an oracle planner; ``jepa-bench plan --run RUN_DIR`` runs it on a trained run.
+A task that has an interactive environment returns a ``PlanningSuite`` from ``planning()``
+(``jepa_bench.data.base``); ``plan_eval`` scores a model on its fixed episodes beside a random
+policy and an oracle planner, and ``jepa-bench plan --run RUN_DIR`` runs it on a trained run.
 """
 
-from jepa_bench.planning.cem import CEMResult, CEMSettings, LatentPlanner, cem, clamp_norm
-from jepa_bench.planning.env import WallDoorEnv
-from jepa_bench.planning.episodes import Episodes, episode_sets, make_episodes
+from jepa_bench.planning.cem import CEMResult, CEMSettings, cem, clamp_norm
 from jepa_bench.planning.evaluate import plan_eval
-from jepa_bench.planning.oracle import OraclePlanner, random_actions
+from jepa_bench.planning.latent import LatentPlanner, latent_rollout
 
 __all__ = [
     "CEMResult",
     "CEMSettings",
-    "Episodes",
     "LatentPlanner",
-    "OraclePlanner",
-    "WallDoorEnv",
     "cem",
     "clamp_norm",
-    "episode_sets",
-    "make_episodes",
+    "latent_rollout",
     "plan_eval",
-    "random_actions",
 ]

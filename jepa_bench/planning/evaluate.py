@@ -1,7 +1,7 @@
-"""Planning evaluation: a world model plans with CEM in latent space on fixed wall_door episodes.
+"""Planning evaluation: a world model plans with CEM in latent space on a task's fixed episodes.
 
-Three policies play the same episodes (``episodes.episode_sets``), each for ``max_steps`` steps
-with no early stop:
+Three policies play the same episodes (the task's ``PlanningSuite.episodes``), each for
+``max_steps`` steps with no early stop:
 
 - ``model``: receding-horizon CEM on the model's latents, replanning every ``replan_every``
   steps from the current observation;
@@ -27,16 +27,8 @@ import numpy as np
 import torch
 
 from jepa_bench.config import PlanConfig
-from jepa_bench.planning.env import WallDoorEnv
-from jepa_bench.planning.episodes import EPISODE_SEED, Episodes, episode_sets
-from jepa_bench.planning.play import (
-    EnvFactory,
-    NonFiniteLatents,
-    cem_settings,
-    play_model,
-    play_oracle,
-    play_random,
-)
+from jepa_bench.data.base import Episodes, PlanningSuite
+from jepa_bench.planning.play import NonFiniteLatents, play_model, play_oracle, play_random
 
 HIGHER_IS_BETTER = {
     "success": True,
@@ -48,24 +40,6 @@ HIGHER_IS_BETTER = {
 }
 MODEL_KEYS = tuple(HIGHER_IS_BETTER)
 BASELINE_KEYS = ("success", "success_loose", "final_dist", "progress")
-
-
-def check_plan_config(cfg: PlanConfig) -> None:
-    """Raise ``ValueError`` naming the first invalid planning setting."""
-    cem_settings(cfg)  # validates samples / iterations / topk / horizon
-    for name in ("episodes", "replan_every", "max_steps"):
-        v = getattr(cfg, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"planning {name} must be a positive integer, got {v!r}")
-    for name in ("radius", "loose_radius"):
-        v = getattr(cfg, name)
-        number = isinstance(v, (int, float)) and not isinstance(v, bool)
-        if not (number and math.isfinite(v) and v > 0):
-            raise ValueError(f"planning {name} must be a finite number > 0, got {v!r}")
-    if cfg.objective not in ("final", "mean"):
-        raise ValueError(f"planning objective must be 'final' or 'mean', got {cfg.objective!r}")
-    if cfg.max_minutes is not None and not cfg.max_minutes > 0:
-        raise ValueError(f"planning max_minutes must be > 0 or None, got {cfg.max_minutes!r}")
 
 
 def summarise(dists: np.ndarray, cfg: PlanConfig) -> dict[str, float]:
@@ -116,29 +90,30 @@ def plan_eval(
     cfg: PlanConfig,
     device: torch.device | str,
     seed: int,
+    suite: PlanningSuite,
     *,
     baselines: bool = True,
-    episode_seed: int = EPISODE_SEED,
+    episode_seed: int | None = None,
     progress: bool = False,
-    env_factory: EnvFactory = WallDoorEnv,
 ) -> dict[str, Any]:
-    """Plan with ``model`` on the fixed episodes; returns ``{metrics, higher_is_better, details}``.
+    """Plan with ``model`` on the task's fixed episodes; returns ``{metrics, higher_is_better,
+    details}``.
 
     ``seed`` drives the CEM samples and the random baseline; the episodes depend only on
-    ``episode_seed``. A model producing non-finite latents gets NaN metrics and a message; when
-    ``cfg.max_minutes`` would be exceeded no metrics are returned, only the message.
-    ``env_factory`` makes the interactive environment (a task's ``planning_env``).
+    ``episode_seed`` (default: the suite's). A model producing non-finite latents gets NaN metrics
+    and a message; when ``cfg.max_minutes`` would be exceeded no metrics are returned, only the
+    message.
     """
-    check_plan_config(cfg)
     device = torch.device(device)
     start = time.perf_counter()
-    sets = episode_sets(cfg.episodes, episode_seed)
+    episode_seed = suite.episode_seed if episode_seed is None else episode_seed
+    sets = suite.episodes(cfg.episodes, episode_seed)
     settings = {**asdict(cfg), "episode_seed": episode_seed, "seed": seed}
     details: dict[str, Any] = {"settings": settings, "messages": []}
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        played, times, stopped = play_model(model, cfg, sets, device, seed, progress, env_factory)
+        played, times, stopped = play_model(model, cfg, sets, device, seed, suite, progress)
     except NonFiniteLatents as e:
         played, times, stopped = {}, [], None
         details["messages"].append(f"planning with the model failed: {e}; its metrics are NaN")
@@ -153,8 +128,8 @@ def plan_eval(
     policies: dict[str, dict[str, np.ndarray]] = {"model": played}
     calls = {"model": _call_stats(times)}
     if baselines:
-        policies["random"] = play_random(cfg, sets, seed, env_factory)
-        policies["oracle"], oracle_times = play_oracle(cfg, sets, seed, env_factory)
+        policies["random"] = play_random(cfg, sets, seed, suite)
+        policies["oracle"], oracle_times = play_oracle(cfg, sets, seed, suite)
         calls["oracle"] = _call_stats(oracle_times)
 
     metrics: dict[str, float] = {}

@@ -1,8 +1,9 @@
 """Playing episodes: the episode loop and the three policies (model planner, random, oracle).
 
 A policy is a ``Chooser``: given the environment, the frames observed and the actions executed so
-far, it returns the next actions to execute (k, 2). Planners return the first ``replan_every``
-actions of their plan (receding horizon) and warm-start the next call from the rest of it.
+far, it returns the next actions to execute (k, A). Planners return the first ``replan_every``
+actions of their plan (receding horizon) and warm-start the next call from the rest of it. The
+environment, the episodes and the oracle's cost come from the task's ``PlanningSuite``.
 """
 
 from __future__ import annotations
@@ -16,30 +17,30 @@ import torch
 from tqdm.auto import tqdm
 
 from jepa_bench.config import PlanConfig
-from jepa_bench.planning.cem import CEMSettings, LatentPlanner
-from jepa_bench.planning.env import WallDoorEnv
-from jepa_bench.planning.episodes import Episodes
-from jepa_bench.planning.oracle import OraclePlanner, random_actions
+from jepa_bench.data.base import Episodes, PlanningEnv, PlanningSuite
+from jepa_bench.planning.cem import CEMSettings, cem
+from jepa_bench.planning.latent import LatentPlanner
 
-Chooser = Callable[[WallDoorEnv, list[np.ndarray], list[np.ndarray]], np.ndarray]
-EnvFactory = Callable[[], WallDoorEnv]
+Chooser = Callable[[PlanningEnv, list[np.ndarray], list[np.ndarray]], np.ndarray]
 
 
 class NonFiniteLatents(RuntimeError):
     """The model produced NaN or infinite latents or planning costs."""
 
 
-def cem_settings(cfg: PlanConfig) -> CEMSettings:
-    """The CEM part of a planning config."""
-    return CEMSettings(cfg.samples, cfg.iterations, cfg.topk, cfg.horizon)
+def cem_settings(cfg: PlanConfig, suite: PlanningSuite) -> CEMSettings:
+    """The CEM part of a planning config, bounded by the task's longest action."""
+    return CEMSettings(
+        cfg.samples, cfg.iterations, cfg.topk, cfg.horizon, max_norm=suite.max_action_norm
+    )
 
 
-def run_episode(env: WallDoorEnv, choose: Chooser, max_steps: int) -> tuple[np.ndarray, list]:
+def run_episode(env: PlanningEnv, choose: Chooser, max_steps: int) -> tuple[np.ndarray, list]:
     """Play one reset episode: distances (max_steps + 1,) to the goal, seconds per choose call."""
     frames, done, dist, times = [env.observe()[0]], [], [env.distance()[0]], []
     while len(done) < max_steps:
         t0 = time.perf_counter()
-        chunk = np.asarray(choose(env, frames, done), np.float32).reshape(-1, 2)
+        chunk = np.asarray(choose(env, frames, done), np.float32)
         times.append(time.perf_counter() - t0)
         if len(chunk) == 0:
             raise RuntimeError("a policy returned no actions")
@@ -68,12 +69,14 @@ def model_chooser(
         raise NonFiniteLatents("the goal observation encodes to non-finite latents")
     state: dict[str, Any] = {}
 
-    def choose(env: WallDoorEnv, frames: list, done: list) -> np.ndarray:
+    def choose(env: PlanningEnv, frames: list, done: list) -> np.ndarray:
         k = min(planner.context, len(frames))
         z_ctx = planner.encode(torch.from_numpy(np.stack(frames[-k:])))  # (K, D)
         if not torch.isfinite(z_ctx).all():
             raise NonFiniteLatents(f"step {len(done)}: the observation encodes to NaN/inf")
-        a_ctx = torch.from_numpy(np.asarray(done[len(done) - k + 1 :], np.float32).reshape(-1, 2))
+        a_ctx = torch.from_numpy(
+            np.asarray(done[len(done) - k + 1 :], np.float32).reshape(-1, planner.action_dim)
+        )
         horizon = min(cfg.horizon, cfg.max_steps - len(done))
         res = planner.plan(z_ctx, a_ctx, z_goal, horizon, _warm(state, horizon), generator)
         if not np.isfinite(res.cost):
@@ -84,14 +87,16 @@ def model_chooser(
     return choose
 
 
-def oracle_chooser(oracle: OraclePlanner, cfg: PlanConfig, generator: torch.Generator) -> Chooser:
-    """Receding-horizon CEM on the true dynamics (the model planner's schedule)."""
+def oracle_chooser(
+    suite: PlanningSuite, settings: CEMSettings, cfg: PlanConfig, generator: torch.Generator
+) -> Chooser:
+    """Receding-horizon CEM on the task's true cost (the model planner's schedule)."""
     state: dict[str, Any] = {}
 
-    def choose(env: WallDoorEnv, frames: list, done: list) -> np.ndarray:
+    def choose(env: PlanningEnv, frames: list, done: list) -> np.ndarray:
         horizon = min(cfg.horizon, cfg.max_steps - len(done))
-        warm = _warm(state, horizon)
-        res = oracle.plan(env.position[0], env.goal[0], env.layouts[0], horizon, warm, generator)
+        cost = suite.oracle_cost(env, cfg.objective)
+        res = cem(cost, settings, suite.action_dim, horizon, _warm(state, horizon), generator)
         state["plan"], state["used"] = res.actions, cfg.replan_every
         return res.actions[: cfg.replan_every].numpy()
 
@@ -111,19 +116,21 @@ def play_model(
     sets: dict[str, Episodes],
     device: torch.device,
     seed: int,
+    suite: PlanningSuite,
     progress: bool = False,
-    env_factory: EnvFactory = WallDoorEnv,
 ) -> tuple[dict[str, np.ndarray], list[float], str | None]:
     """Distances per case (E, T+1), seconds per planning call, and why play stopped early.
 
     Stops (returning what it has) once the episodes played so far project past
     ``cfg.max_minutes``.
     """
-    planner = LatentPlanner(model, cem_settings(cfg), cfg.objective, device)
+    planner = LatentPlanner(
+        model, cem_settings(cfg, suite), suite.action_dim, cfg.objective, device
+    )
     total = sum(len(e) for e in sets.values())
     out: dict[str, np.ndarray] = {}
     times: list[float] = []
-    env, t0, played = env_factory(), time.perf_counter(), 0
+    env, t0, played = suite.make_env(), time.perf_counter(), 0
     with tqdm(total=total, desc="planning", unit="episode", disable=not progress) as bar:
         for ci, (case, eps) in enumerate(sets.items()):
             rows = []
@@ -151,14 +158,14 @@ def play_model(
 
 
 def play_random(
-    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, env_factory: EnvFactory = WallDoorEnv
+    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, suite: PlanningSuite
 ) -> dict[str, np.ndarray]:
     """Distances per case (E, T+1) under exploration-like random actions."""
     out = {}
     for ci, (case, eps) in enumerate(sets.items()):
         rng = np.random.default_rng(np.random.SeedSequence([seed, 1000 + ci]))
-        acts = random_actions(rng, len(eps), cfg.max_steps)  # (E, T, 2)
-        env = env_factory()
+        acts = suite.random_actions(rng, len(eps), cfg.max_steps)  # (E, T, A)
+        env = suite.make_env()
         env.reset(eps.starts, eps.goals, eps.layouts)
         dist = [env.distance()]
         for t in range(cfg.max_steps):
@@ -169,17 +176,17 @@ def play_random(
 
 
 def play_oracle(
-    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, env_factory: EnvFactory = WallDoorEnv
+    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, suite: PlanningSuite
 ) -> tuple[dict[str, np.ndarray], list[float]]:
     """Distances per case (E, T+1) and seconds per call of the true-dynamics CEM planner."""
-    oracle = OraclePlanner(cem_settings(cfg), cfg.objective)
-    out, times, env = {}, [], env_factory()
+    settings = cem_settings(cfg, suite)
+    out, times, env = {}, [], suite.make_env()
     for ci, (case, eps) in enumerate(sets.items()):
         rows = []
         for i in range(len(eps)):
             env.reset(eps.starts[i], eps.goals[i], eps.layouts[i])
             gen = generator_for(seed, ci, i, torch.device("cpu"))
-            d, t = run_episode(env, oracle_chooser(oracle, cfg, gen), cfg.max_steps)
+            d, t = run_episode(env, oracle_chooser(suite, settings, cfg, gen), cfg.max_steps)
             rows.append(d)
             times += t
         out[case] = np.stack(rows)

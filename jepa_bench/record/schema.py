@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from jepa_bench import __version__
+from jepa_bench.record.hardware import hardware_info
+
 SCHEMA_VERSION = "1.0"
 KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0",)
 
@@ -281,8 +284,6 @@ def build_record(
     higher_is_better}`` entries. ``details``: optional JSON-able evaluation details.
     ``hardware`` defaults to this machine's; ``config_hash`` to ``hash_config(config)``.
     """
-    from jepa_bench import __version__
-    from jepa_bench.record.hardware import hardware_info
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
     record: dict[str, Any] = {

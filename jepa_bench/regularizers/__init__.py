@@ -1,6 +1,6 @@
-"""Collapse regularisers, registered by name: ``vicreg``, ``sigreg``, ``bias_free``, ``none``."""
+"""Collapse regularisers (``vicreg``, ``sigreg``, ``bias_free``, ``none``), the objective and the
+``--reg`` composition parser. The regularisers are registered in ``jepa_bench.registry``."""
 
-from jepa_bench.regularizers import bias_free, none, sigreg, vicreg  # noqa: F401
 from jepa_bench.regularizers.base import Objective, Regularizer, Schedule, prediction_mse
 from jepa_bench.regularizers.compose import (
     build_objective,

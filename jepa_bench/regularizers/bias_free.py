@@ -15,7 +15,6 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvNd
 
-from jepa_bench.registry import REGULARIZERS
 from jepa_bench.regularizers.base import Regularizer
 
 #: Layers whose forward accepts ``bias=None``; their bias parameter is removed outright.
@@ -58,7 +57,6 @@ def remove_biases(model: nn.Module) -> dict[str, list[str]]:
     return {"removed": removed, "frozen": frozen}
 
 
-@REGULARIZERS.register("bias_free")
 class BiasFree(Regularizer):
     """Bias-free model: drop biases of linear, conv and norm layers (no loss terms)."""
 

@@ -131,3 +131,31 @@ def describe_reg(spec: str, seed: int | None = None) -> dict[str, dict[str, obje
     with torch.random.fork_rng(devices=[]):
         regs = build_regularizers(spec, seed=seed)
     return {reg.name: reg.config() for reg in regs}
+
+
+def _format_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value.replace(",", ";")  # a schedule keeps ';' between stages
+    return repr(value)
+
+
+def canonical_reg(spec: str, seed: int | None = None) -> str:
+    """One spelling per composition, so equal compositions hash equally.
+
+    Whitespace and empty settings go (``"vicreg:"`` -> ``"vicreg"``), settings are sorted, a
+    lone weight is written bare (``sigreg:weight=0.5`` -> ``sigreg:0.5``). Every part is built
+    once, so an unknown name or setting raises here, before a run starts.
+    """
+    build_regularizers(spec, seed=seed)
+    parts = []
+    for name, kwargs in parse_reg(spec):
+        if set(kwargs) == {"weight"}:
+            parts.append(f"{name}:{_format_value(kwargs['weight'])}")
+        elif kwargs:
+            items = ",".join(f"{k}={_format_value(v)}" for k, v in sorted(kwargs.items()))
+            parts.append(f"{name}:{items}")
+        else:
+            parts.append(name)
+    return "+".join(parts)

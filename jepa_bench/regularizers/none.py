@@ -5,11 +5,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from jepa_bench.models.protocol import TrainLatents
-from jepa_bench.registry import REGULARIZERS
 from jepa_bench.regularizers.base import Regularizer
 
 
-@REGULARIZERS.register("none")
 class NoRegularizer(Regularizer):
     """No regulariser: plain prediction MSE only (the collapse-prone baseline)."""
 

@@ -26,7 +26,6 @@ import torch
 from torch import Tensor
 
 from jepa_bench.models.protocol import TrainLatents
-from jepa_bench.registry import REGULARIZERS
 from jepa_bench.regularizers.base import Regularizer, Schedule
 from jepa_bench.regularizers.ecf import ecf_batch_sums
 
@@ -134,7 +133,6 @@ def sigreg_statistic(
         return epps_pulley(sums, weights, phi).mean()
 
 
-@REGULARIZERS.register("sigreg")
 class SIGReg(Regularizer):
     """SIGReg (LeWM): Epps-Pulley normality test of the embeddings on 1024 projections, w=0.09.
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from jepa_bench.distributed import all_gather_cat
 from jepa_bench.models.protocol import TrainLatents
-from jepa_bench.registry import REGULARIZERS
 from jepa_bench.regularizers.base import Regularizer, Schedule, prediction_mse
-from jepa_bench.train.distributed import all_gather_cat
 
 
 def _check_2d(z: Tensor, what: str) -> None:
@@ -48,7 +47,6 @@ def covariance_term(z: Tensor) -> Tensor:
         return off.pow(2).sum() / d
 
 
-@REGULARIZERS.register("vicreg")
 class VICReg(Regularizer):
     """VICReg: invariance / variance / covariance on predictions, coefficients 25 / 25 / 1.
 
@@ -87,7 +85,7 @@ class VICReg(Regularizer):
         # over branches ("both": predictions and encoder embeddings, as in VICReg; "pred": only
         # predictions, as in the wall-door ConvNeXt reference, which lets the predictor supply
         # the variance from the actions while the encoder collapses). Under DDP the statistics
-        # cover the global batch (see train.distributed).
+        # cover the global batch (see jepa_bench.distributed).
         branches = {"both": (lat.pred, lat.emb), "pred": (lat.pred,), "emb": (lat.emb,)}[self.on]
         var = cov = lat.pred.new_zeros(())
         for z in branches:

@@ -37,9 +37,10 @@ from jepa_bench.report.diagnosis import (
     diagnose,
     probe_gain,
     record_probe_kinds,
+    summary_numbers,
 )
 from jepa_bench.report.encode import ModelLatents, model_latents
-from jepa_bench.report.latents import LoadedRun, ReportData, load_run
+from jepa_bench.report.latents import ReportData, ReportRun, load_run
 
 DEFAULT_TSNE_POINTS = 1500
 DEFAULT_MAX_WINDOWS = 64
@@ -50,7 +51,7 @@ N_ANCHORS, N_NEIGHBOURS, N_RANDOM = 4, 5, 8
 class RunAnalysis:
     """Everything the report says about one run."""
 
-    run: LoadedRun
+    run: ReportRun
     data: ReportData
     trained: ModelLatents
     untrained: ModelLatents
@@ -206,18 +207,6 @@ THRESHOLDS = {
 }
 
 
-def summary_numbers(a: RunAnalysis) -> dict[str, float]:
-    """The diagnosis numbers of a run, for the side-by-side figure and table."""
-    x = a.inputs
-    return {
-        "effective rank": float(x.collapse["effective_rank"]),
-        "top PC share": float(x.collapse["top_pc_share"]),
-        "within/across variance": x.temporal_ratio,
-        "rel. error (training window)": x.horizon_rel_error,
-        "probe error reduction": float("nan") if x.probe_gain is None else x.probe_gain,
-    }
-
-
 def compare_figures(
     analyses: list[RunAnalysis], labels: list[str], folder: Path
 ) -> dict[str, Path]:
@@ -239,7 +228,7 @@ def compare_figures(
     )
     logs = [(lab, a.run.log) for lab, a in zip(labels, analyses)]
     out["training"] = FC.training_figure(logs, folder / "compare_training.png")
-    rows = {lab: summary_numbers(a) for lab, a in zip(labels, analyses)}
+    rows = {lab: summary_numbers(a.inputs) for lab, a in zip(labels, analyses)}
     out["summary"] = FC.summary_figure(rows, THRESHOLDS, folder / "compare_summary.png")
     return out
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from jepa_bench.report.analysis import temporal_ratio
 from jepa_bench.report.encode import ModelLatents
-from jepa_bench.report.latents import LoadedRun, ReportData, load_weights
+from jepa_bench.report.latents import ReportData, ReportRun, load_weights
 
 SNAPSHOT_RE = re.compile(r"^model_step(\d+)\.safetensors$")
 MAX_SNAPSHOTS = 4  # snapshots drawn besides step 0 and the final weights (evenly spaced)
@@ -69,7 +69,7 @@ def stats_of(label: str, step: int, lat: ModelLatents) -> CheckpointStats:
 
 
 def compare_checkpoints(
-    run: LoadedRun,
+    run: ReportRun,
     data: ReportData,
     trained: ModelLatents,
     untrained: ModelLatents,

@@ -143,3 +143,14 @@ def diagnose(x: DiagnosisInputs) -> Diagnosis:
         head += f", and the probes' error is {gain:.0%} below the untrained model's"
     head += "."
     return Diagnosis("healthy", head, reasons)
+
+
+def summary_numbers(x: DiagnosisInputs) -> dict[str, float]:
+    """The diagnosis numbers of a run, for the side-by-side figure and table."""
+    return {
+        "effective rank": float(x.collapse["effective_rank"]),
+        "top PC share": float(x.collapse["top_pc_share"]),
+        "within/across variance": x.temporal_ratio,
+        "rel. error (training window)": x.horizon_rel_error,
+        "probe error reduction": float("nan") if x.probe_gain is None else x.probe_gain,
+    }

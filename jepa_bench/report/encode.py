@@ -17,6 +17,8 @@ from torch import nn
 
 from jepa_bench.data.base import WindowSet
 from jepa_bench.evaluate.collapse import collapse_stats
+from jepa_bench.evaluate.evaluator import frozen
+from jepa_bench.evaluate.probe import fit_linear_probe, r2_and_mse
 from jepa_bench.report.latents import ReportData, Sequences
 
 MAX_BATCH_BYTES = 128 * 2**20  # observation bytes per forward pass
@@ -99,7 +101,6 @@ def split_half_r2(
 
     NaN for every target when there are fewer than two sequences or a target is missing.
     """
-    from jepa_bench.evaluate.probe import fit_linear_probe, r2_and_mse
 
     nan = {n: float("nan") for n in names}
     if len(enc) < 2 or not names or any(n not in t for t in targets for n in names):
@@ -123,7 +124,6 @@ def split_half_r2(
 
 def model_latents(model: nn.Module, data: ReportData, device: Any) -> ModelLatents:
     """Encode and roll out ``data`` with ``model`` (frozen); raises on non-finite latents."""
-    from jepa_bench.evaluate.evaluator import frozen
 
     with frozen(model):
         enc, pred, targets = sequence_latents(model, data.seqs, torch.device(device))

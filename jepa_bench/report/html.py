@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from jepa_bench.report.diagnosis import RULE
+from jepa_bench.report.diagnosis import RULE, summary_numbers
 
 PAGE = "report.html"
 
@@ -137,9 +137,7 @@ def _run_block(a: Any, label: str) -> str:
 
 
 def _numbers_table(analyses: list[Any], labels: list[str]) -> str:
-    from jepa_bench.report.build import summary_numbers
-
-    rows = [summary_numbers(a) for a in analyses]
+    rows = [summary_numbers(a.inputs) for a in analyses]
     head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
     body = "".join(
         f"<tr><td>{html.escape(lab)}</td><td>{html.escape(a.diagnosis.verdict)}</td>"

@@ -1,7 +1,7 @@
 """Rebuild a run from its directory and choose the sequences its report encodes.
 
-``load_run`` reads config.yaml, rebuilds task and model with ``runner.build`` (which seeds, so the
-rebuilt model before loading weights is the run's untrained twin) and loads model.safetensors.
+``load_run`` rebuilds a run directory (``runner.RunDir``: config, task, trained model and untrained
+twin) and reads its record and training log.
 ``report_data`` picks the sequences a report encodes and rolls out, as long as the data allow:
 whole episodes when the task has them (robot tasks; every frame whose action block lies inside
 the episode), else the windows of the probe split with the longest windows (wall_door: the
@@ -11,63 +11,39 @@ per model (encoding is the report's main cost).
 
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from jepa_bench.data.base import WindowSet
+from jepa_bench.data.robot.task import RobotTask
+from jepa_bench.data.robot.windows import RobotWindows, WindowShape
+from jepa_bench.runner import LoadedRun, RunDir, RunDirError
+from jepa_bench.train.checkpoint import load_model
 
 
 @dataclass
-class LoadedRun:
-    """A run directory with its config, record, log, task and trained model."""
+class ReportRun(LoadedRun):
+    """A run directory rebuilt for a report: the run (config, task, trained model and untrained
+    twin), its record and its training log."""
 
     run_dir: Path
-    cfg: Any  # RunConfig
-    task: Any
-    model: nn.Module  # trained weights, eval mode, on ``device``
-    untrained: nn.Module  # same architecture and seed, never trained
-    step: int  # training step of the loaded weights
     record: dict[str, Any] | None  # result.json (None when the run has none)
     log: list[dict[str, Any]]  # train_log.jsonl rows
-    device: torch.device
 
     @property
     def label(self) -> str:
-        """Short name: model, regulariser, seed."""
+        """Short name: task, model, regulariser, seed."""
         c = self.cfg
         return f"{c.task} / {c.model} / {c.reg} / s{c.seed}"
 
 
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """JSON lines of a training log; a corrupt line is an error naming the line."""
-    if not path.exists():
-        return []
-    rows = []
-    for i, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: line {i} is not valid JSON ({e})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}: line {i} is not a JSON object")
-        rows.append(row)
-    return rows
-
-
 def load_weights(model: nn.Module, path: Path) -> int:
     """Load a safetensors checkpoint into ``model``; errors say which file and why."""
-    from jepa_bench.train.checkpoint import load_model
-
     try:
         return load_model(model, path)
     except FileNotFoundError:
@@ -78,43 +54,16 @@ def load_weights(model: nn.Module, path: Path) -> int:
 
 def load_run(
     run_dir: str | Path, device: str | torch.device = "cpu", data_dir: str | None = None
-) -> LoadedRun:
-    """Rebuild the run's task and model and load its final weights."""
-    from jepa_bench.config import RunConfig
-    from jepa_bench.record.io import load_record
-    from jepa_bench.runner import build, pick_device
-    from jepa_bench.train.checkpoint import MODEL_FILE
-
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no config.yaml")
+) -> ReportRun:
+    """Rebuild the run's task and model, load its final weights, read its record and log."""
+    rundir = RunDir(run_dir)
     try:
-        raw = yaml.safe_load(cfg_path.read_text())
-        cfg = RunConfig.from_dict(raw)
-    except (yaml.YAMLError, TypeError, AttributeError) as e:
-        raise ValueError(f"{cfg_path}: not a valid run configuration ({e})") from None
-    if data_dir is not None:
-        cfg.data_dir = data_dir
-    weights = run_dir / MODEL_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(f"{run_dir}: no {MODEL_FILE}; was the run interrupted?")
-    dev = pick_device(str(device))
-    task, untrained, _ = build(cfg)
-    model = copy.deepcopy(untrained)
-    step = load_weights(model, weights)
-    record = load_record(run_dir / "result.json") if (run_dir / "result.json").exists() else None
-    return LoadedRun(
-        run_dir=run_dir,
-        cfg=cfg,
-        task=task,
-        model=model.to(dev).eval(),
-        untrained=untrained.to(dev).eval(),
-        step=step,
-        record=record,
-        log=read_log(run_dir / "train_log.jsonl"),
-        device=dev,
-    )
+        loaded = rundir.load(str(device), data_dir)
+        return ReportRun(
+            **vars(loaded), run_dir=rundir.path, record=rundir.record(), log=rundir.log()
+        )
+    except RunDirError as e:
+        raise ValueError(str(e)) from None
 
 
 @dataclass
@@ -155,7 +104,6 @@ def window_sequences(name: str, ws: WindowSet, limit: int | None) -> Sequences:
 
 def robot_task(task: Any) -> Any | None:
     """The ``RobotTask`` behind a task (itself, or a wrapper's ``task``), or None."""
-    from jepa_bench.data.robot.task import RobotTask
 
     if isinstance(task, RobotTask):
         return task
@@ -168,7 +116,6 @@ def robot_task(task: Any) -> Any | None:
 
 def episode_sequences(rt: Any, limit: int | None) -> Sequences:
     """Whole episodes of a robot task as single windows (validation episodes first)."""
-    from jepa_bench.data.robot.windows import RobotWindows, WindowShape
 
     r, k = rt.reader, rt.shape.frameskip
     eps = [int(e) for e in list(rt.val_eps) + list(rt.train_eps)]

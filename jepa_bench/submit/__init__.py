@@ -1,11 +1,11 @@
 """Submitting runs to the leaderboard and verifying recorded results (``submit`` / ``verify``)."""
 
+from jepa_bench.record.verification import is_verified
 from jepa_bench.submit.compare import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
     MetricCheck,
     compare_metrics,
-    is_verified,
     values_match,
 )
 from jepa_bench.submit.submit import Submission, SubmissionError, check_submission, submit_run

@@ -14,15 +14,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record
-from jepa_bench.submit.compare import strip_verification
+import yaml
 
-RESULT_FILE = "result.json"
-CONFIG_FILE = "config.yaml"
+from jepa_bench.config import ConfigError, RunConfig
+from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
+from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record
+from jepa_bench.record.verification import strip_verification
+from jepa_bench.runner.build import build_task
+from jepa_bench.runner.rundir import CONFIG_FILE, RESULT_FILE
+
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_SUFFIX = ".safetensors"
 
@@ -53,12 +57,10 @@ def leaderboard_checkpoint(leaderboard_dir: str | Path, record: dict[str, Any]) 
 
 def consistency_problems(record: dict[str, Any]) -> list[str]:
     """Config hash and the record's own fields against its config (empty when consistent)."""
-    from jepa_bench.config import RunConfig
-
     try:
         cfg = RunConfig.from_dict(record["config"])
     except (TypeError, ValueError) as e:
-        return [f"config: not a RunConfig ({e})"]
+        return [f"config: not a valid run config ({e})"]
     problems = []
     if cfg.hash() != record["config_hash"]:
         problems.append(
@@ -105,20 +107,14 @@ def run_checkpoint(run_dir: Path, record: dict[str, Any]) -> Path | None:
 
 def task_problems(record: dict[str, Any], data_dir: str | None = None) -> list[str]:
     """The recorded task version against the installed task's (building it reads no data)."""
-    from jepa_bench.registry import TASKS, UnknownNameError, load_builtins
-
-    load_builtins()
-    cfg = record["config"]
-    name = record["task"]["name"]
     try:
-        task = TASKS.get(name)(
-            budget=record["budget"], seed=record["seed"], data_dir=data_dir,
-            **cfg.get("task_kwargs", {}),
-        )  # fmt: skip
-    except UnknownNameError as e:
-        return [f"task: {e}"]
-    except Exception as e:
-        return [f"task: cannot build task {name!r} to read its version ({type(e).__name__}: {e})"]
+        cfg = RunConfig.from_dict(record["config"])
+        if data_dir is not None:
+            cfg = replace(cfg, data_dir=data_dir)
+        task = build_task(cfg)
+    except ConfigError as e:
+        return [f"task: cannot build task {record['task']['name']!r} ({e})"]
+    name = record["task"]["name"]
     if task.spec.version != record["task"]["version"]:
         return [
             f"task.version: the run used {record['task']['version']!r} but the installed task "
@@ -128,10 +124,6 @@ def task_problems(record: dict[str, Any], data_dir: str | None = None) -> list[s
 
 
 def _config_file_problems(run_dir: Path, record: dict[str, Any]) -> list[str]:
-    import yaml
-
-    from jepa_bench.config import RunConfig
-
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         return []
@@ -209,8 +201,6 @@ def submit_run(
     The leaderboard copy starts unverified (``jepa-bench verify`` marks it). A different record
     already under the same run id is refused. On any failure nothing stays written.
     """
-    from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
-
     record, checkpoint = check_submission(run_dir, allow_smoke=allow_smoke, data_dir=data_dir)
     notes = []
     if record.get("verified") or "verification" in record:

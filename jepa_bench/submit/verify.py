@@ -12,21 +12,21 @@ task version installed, a model that cannot be built).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from jepa_bench.record.io import load_record
-from jepa_bench.submit.compare import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    UNTRAINED_PREFIX,
-    MetricCheck,
-    compare_metrics,
-    strip_verification,
-)
+from jepa_bench import __version__
+from jepa_bench.config import RunConfig
+from jepa_bench.evaluate.evaluator import evaluate
+from jepa_bench.leaderboard.tables import RECORDS, add_record, generate_tables, record_path
+from jepa_bench.record.hardware import hardware_info, hardware_short
+from jepa_bench.record.io import dumps, load_record
+from jepa_bench.record.verification import UNTRAINED_PREFIX, strip_verification
+from jepa_bench.runner import RunDirError, load_trained
+from jepa_bench.runner.build import twin_eval_config
+from jepa_bench.submit.compare import DEFAULT_ATOL, DEFAULT_RTOL, MetricCheck, compare_metrics
 from jepa_bench.submit.submit import (
     RESULT_FILE,
     checkpoint_problems,
@@ -64,8 +64,6 @@ def record_file_of(path: str | Path) -> Path:
 
 def leaderboard_root(record_file: Path, record: dict[str, Any]) -> Path | None:
     """The leaderboard directory a record file lives in (``records/<task>/<run_id>.json``)."""
-    from jepa_bench.leaderboard.tables import RECORDS
-
     parent = record_file.resolve().parent
     if (
         parent.parent.name == RECORDS
@@ -99,45 +97,36 @@ def _recompute(
     progress: bool,
 ) -> tuple[Status | None, list[str], dict[str, float], dict[str, float] | None, str]:
     """(status if it stops early, problems, metrics, untrained metrics, device used)."""
-    from jepa_bench.config import RunConfig
-    from jepa_bench.evaluate.evaluator import evaluate
-    from jepa_bench.runner import build, pick_device
-    from jepa_bench.train.checkpoint import load_model
-
     cfg = RunConfig.from_dict(record["config"])
     recorded = cfg.data_dir  # reused when it exists here; the data are the same either way
-    cfg.data_dir = data_dir or (recorded if recorded and Path(recorded).is_dir() else None)
-    cfg.device = device
+    data_dir = data_dir or (recorded if recorded and Path(recorded).is_dir() else None)
     # Planning's wall-clock cap only protects a run's time budget; a verifier on a slower or busier
     # machine must still reproduce the planning metrics, so it plans without the cap.
-    cfg.eval.plan = replace(cfg.eval.plan, max_minutes=None)
+    cfg = replace(
+        cfg, data_dir=data_dir, device=device, eval=replace(
+            cfg.eval, plan=replace(cfg.eval.plan, max_minutes=None)
+        ),
+    )  # fmt: skip
     try:
-        dev = pick_device(device)
-        task, model, _ = build(cfg)
-    except Exception as e:
+        run = load_trained(cfg, checkpoint, device)
+    except RunDirError as e:
+        return "failed", [f"checkpoint: {e}"], {}, None, device
+    except Exception as e:  # a model or task that cannot be built here
         return "error", [f"cannot rebuild the run: {type(e).__name__}: {e}"], {}, None, device
-    if task.spec.version != record["task"]["version"]:
+    if run.task.spec.version != record["task"]["version"]:
         return "error", [
             f"task.version: the run used {record['task']['version']!r}, the installed task is "
-            f"{task.spec.version!r}; verify with the jepa-bench version that made the record"
-        ], {}, None, str(dev)  # fmt: skip
-    twin = copy.deepcopy(model) if untrained else None  # built from the same seed, never trained
-    try:
-        load_model(model, checkpoint)
-    except Exception as e:
-        return "failed", [f"checkpoint: weights do not fit the model ({e})"], {}, None, str(dev)
-    kw = dict(device=dev, seed=cfg.seed, budget=cfg.budget, progress=progress)
-    metrics = evaluate(model.to(dev), task, cfg.eval, **kw).metrics
-    from jepa_bench.runner import twin_eval_config
-
-    twin_cfg = twin_eval_config(cfg.eval)
-    twin_metrics = evaluate(twin.to(dev), task, twin_cfg, **kw).metrics if twin else None
-    return None, [], metrics, twin_metrics, str(dev)
+            f"{run.task.spec.version!r}; verify with the jepa-bench version that made the record"
+        ], {}, None, str(run.device)  # fmt: skip
+    kw: dict[str, Any] = dict(device=run.device, seed=cfg.seed, progress=progress)
+    metrics = evaluate(run.model, run.task, cfg.eval, **kw).metrics
+    twin = None
+    if untrained:
+        twin = evaluate(run.untrained, run.task, twin_eval_config(cfg.eval), **kw).metrics
+    return None, [], metrics, twin, str(run.device)
 
 
 def _block(result: Verification, rtol: float, atol: float, device: str) -> dict[str, Any]:
-    from jepa_bench import __version__
-    from jepa_bench.record.hardware import hardware_info, hardware_short
 
     return {
         "verified": result.passed,
@@ -214,8 +203,6 @@ def mark_leaderboard(result: Verification, leaderboard_dir: str | Path | None = 
     ``leaderboard_dir`` defaults to the one the record file lives in. The copy there must be the
     verified record (apart from an earlier verification).
     """
-    from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
-
     if result.block is None:
         raise ValueError("nothing to store: the record could not be verified here")
     root = leaderboard_dir or leaderboard_root(result.record_file, result.record)
@@ -224,8 +211,6 @@ def mark_leaderboard(result: Verification, leaderboard_dir: str | Path | None = 
     dest = record_path(root, result.record)
     if not dest.is_file():
         raise FileNotFoundError(f"{dest} does not exist: submit the run first (jepa-bench submit)")
-    from jepa_bench.record.io import dumps
-
     base = strip_verification(result.record)
     if dumps(strip_verification(load_record(dest))) != dumps(base):
         raise ValueError(f"{dest} holds a different record than {result.record_file}")

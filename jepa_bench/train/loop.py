@@ -14,7 +14,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +24,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from jepa_bench import distributed as ddp
+from jepa_bench.config import TrainConfig
 from jepa_bench.data.base import Batch, WindowSet
 from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.train import checkpoint as ckpt
-from jepa_bench.train import distributed as ddp
 from jepa_bench.train.crop import crop_batch, crop_offsets
 from jepa_bench.train.optim import build_optimizer, build_scheduler
 
@@ -37,33 +38,6 @@ LOG_FILE = "train_log.jsonl"
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good weights were kept."""
-
-
-@dataclass
-class TrainSettings:
-    """A fully resolved ``TrainConfig`` (no missing values)."""
-
-    steps: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    grad_clip: float
-    optimizer: str
-    warmup_frac: float = 0.05
-    window: int = 0  # frames per training sample (random sub-windows); 0: whole windows
-    log_every: int = 10
-    checkpoint_every: int = 0
-    keep_snapshots: bool = False
-    max_minutes: float | None = None
-    compile: bool = False
-    precision: str = "auto"
-
-    def __post_init__(self) -> None:
-        # checked here, before a run writes anything
-        if self.window != 0 and self.window < 2:
-            raise ValueError(
-                f"train window must be 0 (whole windows) or >= 2 frames, got {self.window}"
-            )
 
 
 @dataclass
@@ -149,11 +123,70 @@ def _to_tensor(x: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
 
 
+@dataclass
+class _Session:
+    """What one call of ``train`` works with."""
+
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    np_rng: np.random.Generator
+    start: int
+    step_fn: Callable[[torch.Tensor, torch.Tensor], TrainLatents]
+
+
+def _session(
+    model: nn.Module,
+    objective: Objective,
+    settings: TrainConfig,
+    device: torch.device,
+    seed: int,
+    run_dir: Path,
+    resume: bool,
+) -> _Session:
+    """Model on the device, optimiser and schedule, the resumed state, the step function."""
+    if ddp.is_distributed():  # before the optimiser sees the parameters
+        ddp.convert_batchnorm(model)
+    model.to(device).train()
+    objective.to(device)
+    opt = build_optimizer(model, settings.optimizer, settings.lr, settings.weight_decay)
+    sched = build_scheduler(opt, settings.steps, settings.warmup_frac)
+    np_rng = np.random.default_rng(seed)
+    start = 0
+    if resume and (run_dir / ckpt.STATE_FILE).exists():
+        ckpt.load_model(model, run_dir / ckpt.MODEL_FILE)
+        start, _ = ckpt.load_train_state(run_dir, opt, sched, np_rng, objective)
+    step_fn: Callable[[torch.Tensor, torch.Tensor], TrainLatents]
+    if ddp.is_distributed():
+        wrapped = torch.nn.parallel.DistributedDataParallel(ddp.TrainStep(model))
+
+        def step_fn(obs: torch.Tensor, actions: torch.Tensor) -> TrainLatents:
+            return TrainLatents(*wrapped(obs, actions))
+
+    else:
+        step_fn = torch.compile(model.train_latents) if settings.compile else model.train_latents
+    return _Session(opt, sched, np_rng, start, step_fn)
+
+
+def _checkpoint(
+    model: nn.Module,
+    objective: Objective,
+    s: _Session,
+    settings: TrainConfig,
+    run_dir: Path,
+    done: int,
+) -> None:
+    """A resumable checkpoint after ``done`` steps (and a snapshot copy when asked for)."""
+    path = ckpt.save_model(model, run_dir, done)
+    if settings.keep_snapshots:  # for checkpoint comparisons in reports
+        shutil.copyfile(path, run_dir / f"model_step{done}.safetensors")
+    ckpt.save_train_state(run_dir, done, s.opt, s.sched, s.np_rng, objective=objective)
+
+
 def train(
     model: nn.Module,
     objective: Objective,
     data: WindowSet,
-    settings: TrainSettings,
+    settings: TrainConfig,
     *,
     device: torch.device,
     seed: int,
@@ -171,46 +204,27 @@ def train(
     main = ddp.is_main()
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-    if ddp.is_distributed():  # before the optimiser sees the parameters
-        ddp.convert_batchnorm(model)
-    model.to(device).train()
-    objective.to(device)
-    opt = build_optimizer(model, settings.optimizer, settings.lr, settings.weight_decay)
-    sched = build_scheduler(opt, settings.steps, settings.warmup_frac)
-    np_rng = np.random.default_rng(seed)
-    start = 0
-    if resume and (run_dir / ckpt.STATE_FILE).exists():
-        ckpt.load_model(model, run_dir / ckpt.MODEL_FILE)
-        start, _ = ckpt.load_train_state(run_dir, opt, sched, np_rng, objective)
-    if ddp.is_distributed():
-        wrapped = torch.nn.parallel.DistributedDataParallel(ddp.TrainStep(model))
-
-        def step_fn(obs: torch.Tensor, actions: torch.Tensor) -> TrainLatents:
-            return TrainLatents(*wrapped(obs, actions))
-
-    else:
-        step_fn = torch.compile(model.train_latents) if settings.compile else model.train_latents
-    progress = progress and main
-
+    s = _session(model, objective, settings, device, seed, run_dir, resume)
+    start = s.start
     log = open(run_dir / LOG_FILE, "a" if start else "w") if main else None
     t0 = time.perf_counter()
     samples = 0
     terms_f: dict[str, float] = {}
     stopped = None
-    bar = tqdm(total=settings.steps, initial=start, desc="train", disable=not progress, unit="step")
+    bar = tqdm(
+        total=settings.steps, initial=start, desc="train", disable=not (progress and main),
+        unit="step",
+    )  # fmt: skip
     step = start
     try:
-        for step, batch in enumerate(
-            _prefetch(data, settings.batch_size, seed, start, settings.steps, settings.window),
-            start=start,
-        ):
+        batches = _prefetch(data, settings.batch_size, seed, start, settings.steps, settings.window)
+        for step, batch in enumerate(batches, start=start):
             obs = _to_tensor(batch.obs, device)
             actions = _to_tensor(batch.actions, device)
             progress_frac = step / max(settings.steps - 1, 1)
             with autocast_for(device, settings.precision):
-                lat = step_fn(obs, actions)
+                lat = s.step_fn(obs, actions)
                 terms = objective(lat, progress_frac)
-            loss = terms["loss"]
             terms_f = _mean_over_ranks(terms)
             if not math.isfinite(terms_f["loss"]):
                 if main:  # the weights are still those before this step
@@ -220,15 +234,15 @@ def train(
                     f"non-finite loss at step {step} ({bad}); training stopped and the last good "
                     f"weights (before step {step}) were saved to {run_dir / ckpt.MODEL_FILE}"
                 )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            s.opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-            opt.step()
-            sched.step()
+            s.opt.step()
+            s.sched.step()
             samples += len(batch)
             elapsed = time.perf_counter() - t0
             if log and (step % settings.log_every == 0 or step == settings.steps - 1):
-                row = {"step": step, "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm)}
+                row = {"step": step, "lr": s.sched.get_last_lr()[0], "grad_norm": float(gnorm)}
                 row.update(terms_f)
                 row.update(elapsed_s=round(elapsed, 3), samples_per_s=round(samples / elapsed, 3))
                 log.write(json.dumps(row) + "\n")
@@ -237,10 +251,7 @@ def train(
             bar.set_postfix(loss=f"{terms_f['loss']:.4g}")
             every = settings.checkpoint_every
             if main and every and (step + 1) % every == 0 and step + 1 < settings.steps:
-                path = ckpt.save_model(model, run_dir, step + 1)
-                if settings.keep_snapshots:  # for checkpoint comparisons in reports
-                    shutil.copyfile(path, run_dir / f"model_step{step + 1}.safetensors")
-                ckpt.save_train_state(run_dir, step + 1, opt, sched, np_rng, objective=objective)
+                _checkpoint(model, objective, s, settings, run_dir, step + 1)
             if settings.max_minutes is not None and elapsed > 60 * settings.max_minutes:
                 stopped = (
                     f"wall-clock limit of {settings.max_minutes} min reached at step {step + 1}"
@@ -253,6 +264,6 @@ def train(
     done = step + 1 if settings.steps > start else start
     if main:
         ckpt.save_model(model, run_dir, done)
-        ckpt.save_train_state(run_dir, done, opt, sched, np_rng, objective=objective)
+        ckpt.save_train_state(run_dir, done, s.opt, s.sched, s.np_rng, objective=objective)
     model.eval()
     return TrainSummary(done, time.perf_counter() - t0, samples, terms_f, stopped)

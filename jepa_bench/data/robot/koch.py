@@ -15,11 +15,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from jepa_bench.config import BUDGETS
+from jepa_bench.config import BUDGET_NAMES, check_choice
+from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
+from jepa_bench.data.base import cache_root
 from jepa_bench.data.robot.split import SPLIT_SEED, TRAIN_SPLIT
 from jepa_bench.data.robot.task import RobotTask
-from jepa_bench.data.wall_door.cache import cache_root
-from jepa_bench.registry import TASKS
 
 TASK_VERSION = "koch_pick_place-v1"  # + "+<fingerprint of the data file>"
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -73,7 +73,6 @@ def _h5_files(folder: Path) -> list[Path]:
 
 def convert_cached(folder: Path, root: Path, camera: str | None, size: int | None) -> Path:
     """Convert a LeRobot folder once; later calls with the same folder and options reuse it."""
-    from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
 
     info = folder / "meta" / "info.json"
     key = {
@@ -156,7 +155,6 @@ def _pixel_key(path: Path, camera: str | None) -> str | None:
 KochTask = RobotTask  # koch_pick_place is a robot task over the resolved file
 
 
-@TASKS.register("koch_pick_place")
 def koch_pick_place(
     budget: str = "default",
     seed: int = 0,
@@ -179,8 +177,7 @@ def koch_pick_place(
     ``num_preds``: window shape (seed defaults 5 / 3 / 1); ``train_split`` / ``split_seed``: the
     episode split (0.9 / 3072); ``cache``: hold frames in memory (True, False, "auto").
     """
-    if budget not in BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}; expected one of {', '.join(BUDGETS)}")
+    check_choice("budget", budget, BUDGET_NAMES)
     path, pixels, provenance = resolve_data(data, camera, data_dir, image_size)
     return KochTask(
         "koch_pick_place",

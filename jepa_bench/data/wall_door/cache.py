@@ -17,22 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from jepa_bench.data.base import cache_root
 from jepa_bench.data.wall_door.generate import FIELDS, SPLITS, TASK_VERSION
 
-ENV_VAR = "JEPA_BENCH_CACHE"
 META = "__meta__"
 
 
 class CacheError(ValueError):
     """A cache file that cannot be used (missing, truncated, wrong content)."""
-
-
-def cache_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``data_dir`` if given, else ``$JEPA_BENCH_CACHE``, else ``~/.cache/jepa-bench``."""
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    env = os.environ.get(ENV_VAR)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "jepa-bench"
 
 
 def cache_key(data_seed: int, sizes: dict[str, int]) -> dict[str, object]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from jepa_bench.config import BUDGETS
-from jepa_bench.data.base import Batch, ProbeSuite, TaskSpec
+from jepa_bench.config import BUDGET_NAMES, check_choice
+from jepa_bench.data.base import Batch, PlanningSuite, ProbeSuite, TaskSpec, cache_root
 from jepa_bench.data.wall_door import cache as cache_mod
 from jepa_bench.data.wall_door import physics as ph
+from jepa_bench.data.wall_door.actions import STEP_HI
+from jepa_bench.data.wall_door.env import WallDoorEnv
+from jepa_bench.data.wall_door.episodes import EPISODE_SEED, episode_sets
 from jepa_bench.data.wall_door.generate import (
     DATA_SEED,
     EXPERT_SEQ_LEN,
@@ -21,8 +23,8 @@ from jepa_bench.data.wall_door.generate import (
     TASK_VERSION,
     generate_all,
 )
+from jepa_bench.data.wall_door.oracle import oracle_cost, random_actions
 from jepa_bench.data.wall_door.render import render
-from jepa_bench.registry import TASKS
 
 # Location normaliser of the DL25SP evaluator (per coordinate x, y).
 LOCATION_MEAN = np.array([31.5863, 32.0618], dtype=np.float32)
@@ -84,8 +86,6 @@ class WallDoorTask:
         sizes: dict[str, int] | None = None,
         cache: bool = True,
     ) -> None:
-        if budget not in BUDGETS:
-            raise ValueError(f"unknown budget {budget!r}; expected one of {', '.join(BUDGETS)}")
         self.budget = budget
         self.seed = seed  # the run seed; it does not change the data
         self.data_seed = int(data_seed)
@@ -165,11 +165,18 @@ class WallDoorTask:
         )
         return [location, expert]
 
-    def planning_env(self) -> Any:
-        """A fresh interactive environment with the generator's physics and rendering."""
-        from jepa_bench.planning.env import WallDoorEnv
-
-        return WallDoorEnv()
+    def planning(self) -> PlanningSuite:
+        """The planning environment, the fixed same-room / cross-room episodes, the oracle's
+        true cost and exploration-like random actions."""
+        return PlanningSuite(
+            make_env=WallDoorEnv,
+            episodes=episode_sets,
+            oracle_cost=oracle_cost,  # type: ignore[arg-type]  # takes the WallDoorEnv it made
+            random_actions=random_actions,
+            action_dim=2,
+            max_action_norm=STEP_HI,  # the data's longest step
+            episode_seed=EPISODE_SEED,
+        )
 
     def describe(self) -> dict[str, object]:
         """Sizes, version, data seed, cache path and layout split, JSON-able."""
@@ -186,7 +193,6 @@ class WallDoorTask:
         }
 
 
-@TASKS.register("wall_door")
 def wall_door(
     budget: str = "default",
     seed: int = 0,
@@ -198,8 +204,7 @@ def wall_door(
     ``overrides``: ``data_seed`` (default: the version's fixed ``DATA_SEED``), ``cache`` (bool),
     and split sizes by name (e.g. ``train=500``), applied on top of the budget's table.
     """
-    if budget not in BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}; expected one of {', '.join(BUDGETS)}")
+    check_choice("budget", budget, BUDGET_NAMES)
     opts = dict(overrides)
     data_seed = int(opts.pop("data_seed", DATA_SEED))  # type: ignore[arg-type]
     cache = bool(opts.pop("cache", True))
@@ -214,4 +219,4 @@ def wall_door(
 
 def default_cache_dir() -> Path:
     """The cache folder used when no ``data_dir`` is given."""
-    return cache_mod.cache_root(None) / "wall_door"
+    return cache_root(None) / "wall_door"

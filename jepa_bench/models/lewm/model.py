@@ -9,7 +9,7 @@ no stop-gradient: targets come from the same encoder; SIGReg on the embeddings p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -30,21 +30,6 @@ def count_params(module: nn.Module) -> int:
 
 class LeWM(nn.Module):
     """LeWorldModel at any size; defaults are the reference (18.0 M parameters on a 3x224 task)."""
-
-    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = dict(
-        optimizer="adamw",
-        lr=5e-5,
-        weight_decay=1e-3,
-        grad_clip=1.0,
-        batch_size=128,
-        reg="sigreg:0.09",
-        warmup_frac=0.05,
-    )
-    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "smoke": dict(steps=2, batch_size=4),
-        "default": dict(steps=300, batch_size=16, lr=1e-4),
-        "full": dict(steps=20_000, batch_size=128),
-    }
 
     def __init__(
         self,

@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from jepa_bench.convert.layout import open_lewm_h5
+from jepa_bench.convert.lerobot_writer import write_lerobot_dataset
+from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
 from jepa_bench.data.robot.arm_sim.kinematics import JOINT_NAMES
 from jepa_bench.data.robot.arm_sim.policy import FPS, simulate_episode
 from jepa_bench.data.robot.arm_sim.render import render_episode
@@ -59,7 +62,6 @@ def write_sim_lerobot(
     root: str | Path, n: int, data_seed: int, image_size: int, duration_scale: float
 ) -> Path:
     """Write ``n`` simulated episodes under ``root`` as a LeRobot v3.0 dataset (AV1 video)."""
-    from jepa_bench.convert.lerobot_writer import write_lerobot_dataset
 
     return write_lerobot_dataset(
         root,
@@ -81,7 +83,6 @@ def write_sim_lerobot(
 
 def convert_sim(root: Path, out: Path) -> Path:
     """Convert the simulated LeRobot dataset at ``root`` to ``out`` with the shared converter."""
-    from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
 
     opts = ConvertOptions(camera=CAMERA, size=None, state_key=STATE_KEY, progress=False)
     convert_lerobot(root, out, opts, log=lambda line: None)
@@ -113,7 +114,6 @@ def _usable(folder: Path, key: dict) -> str | None:
         return f"unreadable {KEY_NAME} ({exc})"
     if stored != key:
         return f"{KEY_NAME} is {stored}, expected {key}"
-    from jepa_bench.convert.layout import open_lewm_h5
 
     try:
         with open_lewm_h5(folder / H5_NAME, cache_mb=1) as h5:

@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from jepa_bench.config import BUDGETS
-from jepa_bench.data.base import ProbeSuite, TaskSpec
+from jepa_bench.config import BUDGET_NAMES, check_choice
+from jepa_bench.data.base import ProbeSuite, TaskSpec, cache_root
 from jepa_bench.data.robot.arm_sim.dataset import DATA_SEED, SIM_VERSION, ensure_sim_data
 from jepa_bench.data.robot.arm_sim.kinematics import JOINT_NAMES
 from jepa_bench.data.robot.split import SPLIT_SEED, TRAIN_SPLIT
 from jepa_bench.data.robot.task import RobotTask
 from jepa_bench.data.robot.windows import RobotWindows, WindowShape
-from jepa_bench.data.wall_door.cache import cache_root
-from jepa_bench.registry import TASKS
 
 # Episodes, square image size and episode duration factor per budget. Episodes last about
 # 150-250 frames at duration_scale 1 (5-8 s at 30 fps).
@@ -108,7 +106,6 @@ class ArmSimTask:
         return {**self.task.describe(), "generated_this_run": self.built}
 
 
-@TASKS.register("arm_sim")
 def arm_sim(
     budget: str = "default",
     seed: int = 0,
@@ -132,8 +129,7 @@ def arm_sim(
     ``episodes``, ``image_size`` and ``duration_scale`` override the budget's ``SIZES`` entry;
     the other options are those of ``koch_pick_place``.
     """
-    if budget not in BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}; expected one of {', '.join(BUDGETS)}")
+    check_choice("budget", budget, BUDGET_NAMES)
     sizes = dict(SIZES[budget])
     for name, value in (
         ("episodes", episodes),

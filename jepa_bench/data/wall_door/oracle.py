@@ -1,10 +1,10 @@
-"""Reference policies that need no model: an oracle CEM planner and random actions.
+"""What the reference policies of wall_door planning need: the true cost and random actions.
 
-The oracle runs the same CEM as the latent planner but scores candidates with the true dynamics
-(``physics.simulate``, collisions included) and the true cost-to-go: the shortest path length to
-the goal, through the door when the goal is in the other room. It bounds what a perfect world
-model could reach with this planner. The random baseline draws actions like the exploration data
-(heading random walk, step lengths in [0.2, 1.8]).
+The oracle planner runs the same planner as a world model but scores candidates with the true
+dynamics (``physics.simulate``, collisions included) and the true cost-to-go: the shortest path
+length to the goal, through the door when the goal is in the other room. It bounds what a perfect
+world model could reach with that planner. The random baseline draws actions like the
+exploration data (heading random walk, step lengths in [0.2, 1.8]).
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from jepa_bench.data.base import CostFn
 from jepa_bench.data.wall_door import actions as act
 from jepa_bench.data.wall_door import physics as ph
-from jepa_bench.planning.cem import CEMResult, CEMSettings, CostFn, Objective, cem
-from jepa_bench.planning.episodes import path_length
+from jepa_bench.data.wall_door.env import WallDoorEnv
+from jepa_bench.data.wall_door.episodes import path_length
 
 
 def true_cost(
-    position: np.ndarray, goal: np.ndarray, layout: np.ndarray, objective: Objective = "final"
+    position: np.ndarray, goal: np.ndarray, layout: np.ndarray, objective: str = "final"
 ) -> CostFn:
     """Cost of candidates (N, H, 2): squared shortest-path distance to ``goal`` under the physics.
 
@@ -46,24 +47,9 @@ def true_cost(
     return cost
 
 
-class OraclePlanner:
-    """CEM with the true dynamics and the true cost-to-go (same settings as the latent planner)."""
-
-    def __init__(self, settings: CEMSettings, objective: Objective = "final") -> None:
-        self.settings, self.objective = settings, objective
-
-    def plan(
-        self,
-        position: np.ndarray,
-        goal: np.ndarray,
-        layout: np.ndarray,
-        horizon: int | None = None,
-        init_mean: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> CEMResult:
-        """One planning call from ``position`` toward ``goal`` in ``layout`` (each (2,))."""
-        fn = true_cost(position, goal, layout, self.objective)
-        return cem(fn, self.settings, 2, horizon, init_mean, generator)
+def oracle_cost(env: WallDoorEnv, objective: str = "final") -> CostFn:
+    """``true_cost`` from the current state of ``env``'s first agent."""
+    return true_cost(env.position[0], env.goal[0], env.layouts[0], objective)
 
 
 def random_actions(rng: np.random.Generator, n: int, steps: int) -> np.ndarray:

@@ -13,10 +13,9 @@ on ``seed``: the same for every model and run, and episode ``i`` does not depend
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from jepa_bench.data.base import Episodes
 from jepa_bench.data.wall_door import physics as ph
 from jepa_bench.data.wall_door.actions import DOOR_POINT_MAX
 
@@ -26,19 +25,6 @@ MARGIN = 2.0  # px from border lines and wall faces
 SAME_ROOM_DIST = (5.0, 25.0)  # start-goal distance, px
 CROSS_FACE_DIST = (2.0, 12.0)  # distance of start and goal from the wall face, px
 CROSS_MAX_PATH = 40.0  # longest shortest path through the door, px
-
-
-@dataclass(frozen=True)
-class Episodes:
-    """``N`` start/goal pairs: arrays of one case, in a fixed order."""
-
-    case: str
-    starts: np.ndarray  # (N, 2) float32
-    goals: np.ndarray  # (N, 2) float32
-    layouts: np.ndarray  # (N, 2) int16
-
-    def __len__(self) -> int:
-        return len(self.starts)
 
 
 def path_length(p: np.ndarray, q: np.ndarray, layouts: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Registered LeWM sizes: factories ``(spec, **overrides) -> LeWM``.
+"""Registered LeWM sizes: ``ModelPreset``s of the one ``LeWM`` class.
 
 - ``lewm``: the reference (ViT-tiny/14 at 224 px, predictor depth 6 with 16 x 64 heads);
   18.0 M parameters on a 3-channel task with action_dim 30.
@@ -6,15 +6,15 @@
   initialised positions, history 1; about 0.55 s per step of 32 windows x 17 frames on 2 cores).
 - ``lewm_smoke``: tiny, for tests and the CLI's end-to-end check.
 
-Each size has its own training defaults and budgets (class attributes the trainer reads).
+Each size has its own training defaults and budgets, read when a run's config is resolved.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from jepa_bench.data.base import TaskSpec
 from jepa_bench.models.lewm.model import LeWM
+from jepa_bench.models.preset import ModelPreset
 
 REFERENCE: dict[str, Any] = dict(
     image_size=224,
@@ -72,38 +72,42 @@ SMOKE: dict[str, Any] = dict(
 )
 
 
-class LeWMCPU(LeWM):
-    """LeWM at the CPU size; a higher learning rate suits its short budgets."""
+# LeWM's published optimisation: AdamW, lr 5e-5, weight decay 1e-3, clip 1.0, batch 128.
+PAPER_TRAIN: dict[str, Any] = dict(
+    optimizer="adamw", lr=5e-5, weight_decay=1e-3, grad_clip=1.0, batch_size=128, warmup_frac=0.05
+)
 
-    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {**LeWM.TRAIN_DEFAULTS, "lr": 1e-3, "batch_size": 32}
-    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
+LEWM = ModelPreset(
+    build=LeWM,
+    arch=REFERENCE,
+    train=PAPER_TRAIN,
+    budgets={
+        "smoke": dict(steps=2, batch_size=4),
+        "default": dict(steps=300, batch_size=16, lr=1e-4),
+        "full": dict(steps=20_000, batch_size=128),
+    },
+    reg="sigreg:0.09",
+)
+# A higher learning rate suits the CPU size's short budgets.
+LEWM_CPU = ModelPreset(
+    build=LeWM,
+    arch=CPU,
+    train={**PAPER_TRAIN, "lr": 1e-3, "batch_size": 32},
+    budgets={
         "smoke": dict(steps=2, batch_size=4),
         "default": dict(steps=800, batch_size=32),  # about 8 minutes on 2 cores (wall_door)
         "full": dict(steps=20_000, batch_size=128, lr=3e-4),
-    }
-
-
-class LeWMSmoke(LeWM):
-    """LeWM at the smoke size (tests only)."""
-
-    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {**LeWM.TRAIN_DEFAULTS, "lr": 1e-3, "batch_size": 8}
-    BUDGETS: ClassVar[dict[str, dict[str, Any]]] = {
+    },
+    reg="sigreg:0.09",
+)
+LEWM_SMOKE = ModelPreset(
+    build=LeWM,
+    arch=SMOKE,
+    train={**PAPER_TRAIN, "lr": 1e-3, "batch_size": 8},
+    budgets={
         "smoke": dict(steps=2, batch_size=4),
         "default": dict(steps=50, batch_size=8),
         "full": dict(steps=500, batch_size=16),
-    }
-
-
-def lewm(spec: TaskSpec, **overrides: Any) -> LeWM:
-    """The reference LeWM (ViT-tiny/14 at 224 px, 18.0 M parameters on a 3x224 task)."""
-    return LeWM(spec, **{**REFERENCE, **overrides})
-
-
-def lewm_cpu(spec: TaskSpec, **overrides: Any) -> LeWM:
-    """LeWM sized for a 2-core CPU (65 px, patch 13, hidden 128, 4 layers; predictor depth 3)."""
-    return LeWMCPU(spec, **{**CPU, **overrides})
-
-
-def lewm_smoke(spec: TaskSpec, **overrides: Any) -> LeWM:
-    """A tiny LeWM for tests (32 px, one ViT layer, 32-d latents)."""
-    return LeWMSmoke(spec, **{**SMOKE, **overrides})
+    },
+    reg="sigreg:0.09",
+)

@@ -9,36 +9,7 @@ from typing import Any
 
 import click
 
-MODEL_FILE = "model.safetensors"
-
-
-def load_run(run_dir: Path) -> tuple[Any, Any, Any]:
-    """(RunConfig, task, model with the run's weights) of a run directory."""
-    import yaml
-
-    from jepa_bench.config import RunConfig
-    from jepa_bench.runner import build
-    from jepa_bench.train.checkpoint import load_model
-
-    cfg_path, weights = run_dir / "config.yaml", run_dir / MODEL_FILE
-    for path in (cfg_path, weights):
-        if not path.is_file():
-            raise click.ClickException(f"{run_dir} is not a run directory: {path.name} is missing")
-    try:
-        data = yaml.safe_load(cfg_path.read_text())
-        cfg = RunConfig.from_dict(data)
-    except (yaml.YAMLError, TypeError, ValueError) as e:
-        raise click.ClickException(f"{cfg_path}: not a valid run config ({e})") from e
-    task, model, _ = build(cfg)
-    if not hasattr(task, "planning_env"):
-        raise click.ClickException(
-            f"task {cfg.task!r} has no interactive environment (planning_env); cannot plan on it"
-        )
-    try:
-        load_model(model, weights)
-    except Exception as e:  # corrupt file or mismatched architecture
-        raise click.ClickException(f"{weights}: cannot load the model weights ({e})") from e
-    return cfg, task, model
+from jepa_bench.config import ConfigError
 
 
 def check_checkpoint(record_path: Path, weights: Path) -> None:
@@ -92,47 +63,6 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines + [f"note: {m}" for m in d.get("messages", [])])
 
 
-def _plan_settings(details: Any) -> dict[str, Any] | None:
-    """Settings that determine planning metrics (all but the time limit), or None."""
-    if not isinstance(details, dict) or not isinstance(details.get("settings"), dict):
-        return None
-    return {k: v for k, v in details["settings"].items() if k != "max_minutes"}
-
-
-def _with_plan(metrics: dict[str, Any] | None, res: dict[str, Any] | None) -> dict[str, Any]:
-    """``metrics`` without its plan/ keys, plus those of ``res``."""
-    out = {k: v for k, v in (metrics or {}).items() if not k.startswith("plan/")}
-    for key, value in (res or {}).get("metrics", {}).items():
-        out[key] = {"value": value, "higher_is_better": res["higher_is_better"][key]}
-    return out
-
-
-def write_planning(record_path: Path, trained: dict[str, Any], untrained: dict | None) -> None:
-    """Put planning metrics into a run's result record (other metrics untouched), atomically.
-
-    Earlier plan/ keys are replaced. Untrained plan/ keys are recomputed when ``untrained`` is
-    given, kept when they were made with the same settings, and dropped otherwise.
-    """
-    from jepa_bench.record.io import load_record, write_record
-
-    record = load_record(record_path)
-    details = dict(record.get("details") or {})
-    record["metrics"] = _with_plan(record["metrics"], trained)
-    previous = details.get("planning") or {}
-    old = previous.get("untrained") or (details.get("untrained") or {}).get("planning")
-    same = old is not None and _plan_settings(old) == _plan_settings(trained["details"])
-    if untrained is None and same:
-        untrained = {"details": old}  # the existing untrained plan/ keys match: keep them
-    elif record.get("untrained_metrics") is not None or untrained is not None:
-        record["untrained_metrics"] = _with_plan(record.get("untrained_metrics"), untrained)
-    details["planning"] = {
-        "trained": trained["details"],
-        "untrained": (untrained or {}).get("details"),
-    }
-    record["details"] = details
-    write_record(record_path, record)
-
-
 @click.command("plan")
 @click.option(
     "--run",
@@ -178,7 +108,7 @@ def plan(
     seed: int | None,
     **overrides: Any,
 ) -> None:
-    """Plan with a trained run's model on fixed wall_door episodes; report success rates.
+    """Plan with a trained run's model on its task's fixed episodes; report success rates.
 
     Settings default to the run's eval.plan config. Prints success at both radii, mean final
     distance and steps to success for the model, a random-action baseline and an oracle planner
@@ -188,36 +118,46 @@ def plan(
     Example:
       jepa-bench plan --run runs/wall_door__convnext_mlp__vicreg__s0__default__<hash> --write
     """
-    from jepa_bench.planning.evaluate import check_plan_config, plan_eval
-    from jepa_bench.runner import build, pick_device
+    from jepa_bench.data.base import planning_suite
+    from jepa_bench.planning.evaluate import plan_eval
+    from jepa_bench.planning.record import write_planning
+    from jepa_bench.runner import RunDir, RunDirError
 
-    path = Path(run_dir)
-    record_path = path / "result.json"
-    if write and not record_path.is_file():
-        raise click.ClickException(f"--write needs {record_path}, which does not exist")
+    rundir = RunDir(run_dir)
+    if write and not rundir.result_file.is_file():
+        raise click.ClickException(f"--write needs {rundir.result_file}, which does not exist")
     if write:
-        check_checkpoint(record_path, path / MODEL_FILE)
-    cfg, task, model = load_run(path)
-    given = {k: v for k, v in overrides.items() if v is not None}
-    plan_cfg = dataclasses.replace(cfg.eval.plan, max_minutes=None, **given)
+        check_checkpoint(rundir.result_file, rundir.model_file)
     try:
-        check_plan_config(plan_cfg)
-    except ValueError as e:
+        run = rundir.load(device)
+    except (RunDirError, ConfigError) as e:
+        raise click.ClickException(str(e)) from e
+    suite = planning_suite(run.task)
+    if suite is None:
+        raise click.ClickException(
+            f"task {run.cfg.task!r} has no interactive environment; it cannot be planned in"
+        )
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        plan_cfg = dataclasses.replace(run.cfg.eval.plan, max_minutes=None, **given)
+    except ConfigError as e:
         raise click.BadParameter(str(e)) from e
-    dev = pick_device(device)
-    run_seed = cfg.seed if seed is None else seed
-    kw = dict(baselines=not no_baselines, progress=not quiet, env_factory=task.planning_env)
-    trained = plan_eval(model.to(dev), plan_cfg, dev, run_seed, **kw)
-    click.echo(f"{cfg.model} ({path.name})\n" + format_table(trained))
+    run_seed = run.cfg.seed if seed is None else seed
+    kw: dict[str, Any] = dict(progress=not quiet)
+    trained = plan_eval(
+        run.model, plan_cfg, run.device, run_seed, suite, baselines=not no_baselines, **kw
+    )
+    click.echo(f"{run.cfg.model} ({rundir.path.name})\n" + format_table(trained))
     twin = None
     if untrained:
-        _, fresh, _ = build(cfg)  # build() seeds before init: the untrained twin
-        twin = plan_eval(fresh.to(dev), plan_cfg, dev, run_seed, **{**kw, "baselines": False})
+        twin = plan_eval(
+            run.untrained, plan_cfg, run.device, run_seed, suite, baselines=False, **kw
+        )
         for key, value in trained["metrics"].items():  # baselines do not depend on the model
             if key.startswith(("plan/random/", "plan/oracle/")):
                 twin["metrics"][key] = value
                 twin["higher_is_better"][key] = trained["higher_is_better"][key]
         click.echo("\nuntrained twin\n" + format_table(twin))
     if write:
-        write_planning(record_path, trained, twin)
-        click.echo(f"\nwrote plan/... metrics to {record_path}")
+        write_planning(rundir.result_file, trained, twin)
+        click.echo(f"\nwrote plan/... metrics to {rundir.result_file}")

@@ -1,4 +1,4 @@
-"""An interactive wall_door environment: the generator's physics and rendering, one step at a time.
+"""The wall_door planning environment: the generator's physics and rendering, one step at a time.
 
 Vectorised over ``B`` independent agents, each with its own layout (wall_x, door_y), position and
 goal. ``step`` calls ``physics.step`` and observations come from ``render.render``, so a sequence

@@ -1,0 +1,158 @@
+"""One benchmark run: data -> model -> regulariser -> trainer -> evaluator -> record.
+
+``execute_run`` is what ``jepa-bench run`` and ``jepa-bench ablate`` call with a resolved config.
+Everything is built and checked before the run directory is made, so a rejected run leaves
+nothing behind. It writes the run directory (config.yaml, training log, checkpoint, result.json)
+and returns the record.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from jepa_bench import distributed as ddp
+from jepa_bench.config import RunConfig
+from jepa_bench.data.base import Task
+from jepa_bench.evaluate.evaluator import EvalResult, evaluate
+from jepa_bench.leaderboard.tables import add_record, generate_tables
+from jepa_bench.models.params import param_counts
+from jepa_bench.record.hardware import git_info, hardware_info
+from jepa_bench.record.io import file_sha256, write_record
+from jepa_bench.record.schema import build_record
+from jepa_bench.regularizers.compose import describe_reg
+from jepa_bench.runner.build import build, pick_device, run_id_for, twin_eval_config
+from jepa_bench.runner.rundir import RunDir
+from jepa_bench.train.checkpoint import MODEL_FILE
+from jepa_bench.train.loop import TrainSummary, train
+
+
+@dataclass
+class Evaluations:
+    """The trained model's evaluation and, when asked for, its untrained twin's."""
+
+    trained: EvalResult
+    untrained: EvalResult | None
+    seconds: float
+
+
+def as_metrics(res: EvalResult) -> dict[str, dict[str, Any]]:
+    """Record entries ``{value, higher_is_better}`` of an evaluation."""
+    return {
+        k: {"value": v, "higher_is_better": res.higher_is_better.get(k, False)}
+        for k, v in res.metrics.items()
+    }
+
+
+def evaluate_both(
+    cfg: RunConfig,
+    task: Task,
+    model: nn.Module,
+    untrained: nn.Module,
+    device: torch.device,
+    progress: bool,
+) -> Evaluations:
+    """Evaluate the trained model, then (unless switched off) the untrained twin."""
+    t0 = time.perf_counter()
+    trained = evaluate(model, task, cfg.eval, device=device, seed=cfg.seed, progress=progress)
+    twin = None
+    if cfg.eval.eval_untrained:
+        twin = evaluate(
+            untrained.to(device),
+            task,
+            twin_eval_config(cfg.eval),
+            device=device,
+            seed=cfg.seed,
+            progress=progress,
+        )
+    return Evaluations(trained, twin, time.perf_counter() - t0)
+
+
+def make_record(
+    cfg: RunConfig,
+    rundir: RunDir,
+    task: Task,
+    model: nn.Module,
+    summary: TrainSummary,
+    evals: Evaluations,
+    times: dict[str, float],
+    device: torch.device,
+) -> dict[str, Any]:
+    """The result record of a finished run (validated)."""
+    return build_record(
+        run_id=rundir.path.name,
+        task={"name": task.spec.name, "version": task.spec.version, "details": task.describe()},
+        model={"name": cfg.model, "params": param_counts(model)},
+        regularizer={"spec": cfg.reg, "resolved": describe_reg(cfg.reg, seed=cfg.seed)},
+        seed=cfg.seed,
+        budget=cfg.budget,
+        config=cfg.to_dict(),
+        config_hash=cfg.hash(),
+        metrics=as_metrics(evals.trained),
+        untrained_metrics=as_metrics(evals.untrained) if evals.untrained else {},
+        details={
+            "trained": evals.trained.details,
+            "untrained": evals.untrained.details if evals.untrained else None,
+            "train": asdict(summary),
+        },
+        times=times,
+        hardware=hardware_info(device),
+        git=git_info(Path(__file__).resolve().parent.parent.parent),
+        checkpoint={"path": MODEL_FILE, "sha256": file_sha256(rundir.model_file)},
+    )
+
+
+def execute_run(
+    cfg: RunConfig, *, progress: bool = True, leaderboard_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Run one resolved configuration end to end and return its result record.
+
+    ``leaderboard_dir``: also add the record to that leaderboard folder and regenerate its
+    tables. Under torchrun every rank trains; rank 0 evaluates and writes, others return ``{}``.
+    """
+    t_start = time.perf_counter()
+    device = pick_device(cfg.device)
+    if ddp.init_from_env(device.type) and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    built = build(cfg)  # every check that needs the task or the model happens here
+    train_set = built.task.train_set()  # tasks may generate or convert their data lazily here
+    data_s = time.perf_counter() - t_start
+    untrained = copy.deepcopy(built.model)  # same architecture and seed, never trained
+
+    rundir = RunDir(Path(cfg.out) / run_id_for(cfg))
+    if ddp.is_main():
+        rundir.path.mkdir(parents=True, exist_ok=True)
+        rundir.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    summary = train(
+        built.model,
+        built.objective,
+        train_set,
+        cfg.train,
+        device=device,
+        seed=cfg.seed,
+        run_dir=rundir.path,
+        resume=cfg.resume,
+        progress=progress,
+    )
+    if not ddp.is_main():  # rank 0 evaluates and writes the record
+        return {}
+    evals = evaluate_both(cfg, built.task, built.model, untrained, device, progress)
+    times = {
+        "data_s": data_s,
+        "train_s": summary.seconds,
+        "eval_s": evals.seconds,
+        "total_s": time.perf_counter() - t_start,
+    }
+    record = make_record(cfg, rundir, built.task, built.model, summary, evals, times, device)
+    write_record(rundir.result_file, record)
+    if leaderboard_dir is not None:
+        add_record(leaderboard_dir, record)
+        generate_tables(leaderboard_dir)
+    return record
