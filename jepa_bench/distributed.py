@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Protocol, cast
 
 import torch
 import torch.distributed as dist
@@ -88,12 +89,14 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
         y = (x - mean) / torch.sqrt(var + self.eps)
         if self.affine:
             y = y * self.weight + self.bias
-        with torch.no_grad():
-            unbiased = var * n / (n - 1).clamp_min(1)
-            m = self.momentum if self.momentum is not None else 0.1
-            self.running_mean.mul_(1 - m).add_(m * mean.detach())
-            self.running_var.mul_(1 - m).add_(m * unbiased.detach())
-            self.num_batches_tracked.add_(1)
+        rmean, rvar, count = self.running_mean, self.running_var, self.num_batches_tracked
+        if rmean is not None and rvar is not None and count is not None:  # track_running_stats
+            with torch.no_grad():
+                unbiased = var * n / (n - 1).clamp_min(1)
+                m = self.momentum if self.momentum is not None else 0.1
+                rmean.mul_(1 - m).add_(m * mean.detach())
+                rvar.mul_(1 - m).add_(m * unbiased.detach())
+                count.add_(1)
         return y
 
 
@@ -109,11 +112,25 @@ def convert_batchnorm(module: nn.Module) -> nn.Module:
                 child.track_running_stats,
             )
             new.load_state_dict(child.state_dict())
-            new.to(next(child.parameters(), child.running_mean).device)
+            ref = next(child.parameters(), child.running_mean)
+            if ref is not None:  # else it holds no tensor to move
+                new.to(ref.device)
             setattr(module, name, new)
         else:
             convert_batchnorm(child)
     return module
+
+
+class _TrainLatents(Protocol):
+    pred: Tensor
+    target: Tensor
+    emb: Tensor
+
+
+class _HasTrainLatents(Protocol):
+    """The part of the model protocol (``jepa_bench.models.protocol``) a train step needs."""
+
+    def train_latents(self, obs: Tensor, actions: Tensor) -> _TrainLatents: ...
 
 
 class TrainStep(nn.Module):
@@ -124,5 +141,6 @@ class TrainStep(nn.Module):
         self.model = model
 
     def forward(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        lat = self.model.train_latents(obs, actions)
+        # nn.Module.__getattr__ types every attribute as Tensor | Module, hiding the method
+        lat = cast(_HasTrainLatents, self.model).train_latents(obs, actions)
         return lat.pred, lat.target, lat.emb

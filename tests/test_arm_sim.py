@@ -143,6 +143,7 @@ def test_task_spec_is_known_before_any_data(tmp_path: Path) -> None:
         arm_sim(budget="smoke", data_dir=str(tmp_path), episodes=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["convnext_mlp_smoke", "lewm_smoke"])
 def test_cli_runs_every_model_family(sim_cache: tuple[Path, Path], tmp_path: Path, model: str):
     """`jepa-bench run --task arm_sim` trains and evaluates each model family (smoke sizes)."""

@@ -118,6 +118,7 @@ def _ablate_args(out, cache, regs: str, seeds: int, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_ablate_runs_grid_then_resumes(tmp_path, smoke_run):
     """ablate writes every run and a summary; a second call reuses the finished runs."""
     _, _, cache = smoke_run
@@ -137,6 +138,7 @@ def test_ablate_runs_grid_then_resumes(tmp_path, smoke_run):
     assert rec["budget"] == "smoke"
 
 
+@pytest.mark.slow
 def test_ablate_through_submitit_debug_executor(tmp_path, smoke_run):
     """The submitit launcher runs each grid cell as a job and the grid resumes afterwards."""
     pytest.importorskip("submitit")
@@ -179,6 +181,7 @@ def test_ablation_table_shows_spread_only_with_several_seeds():
     assert "| vicreg | 2 | 10 +- 1.4 |" in md
 
 
+@pytest.mark.slow
 def test_ablate_finished_only_summarises_without_training(tmp_path, smoke_run):
     """--finished-only tables the finished part of a larger grid and trains nothing."""
     _, _, cache = smoke_run

@@ -9,6 +9,8 @@ import torch.multiprocessing as mp
 from jepa_bench.train.checkpoint import MODEL_FILE
 from tests.dist_worker import rank_main, train_once
 
+pytestmark = pytest.mark.slow  # trains or launches processes; `-m "not slow"` skips
+
 CASES = [
     ("convnext_mlp_smoke", "vicreg"),  # global variance / covariance
     ("lewm_smoke", "sigreg"),  # global characteristic functions + BatchNorm in the projectors

@@ -12,6 +12,8 @@ import torch.multiprocessing as mp
 from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.regularizers.sigreg import SIGReg
 
+pytestmark = pytest.mark.slow  # trains or launches processes; `-m "not slow"` skips
+
 WORLD = 2
 
 

@@ -26,6 +26,8 @@ from jepa_bench.report.figures import to_rgb
 from jepa_bench.report.html import FIGURES
 from jepa_bench.runner import RunDir, RunDirError, execute_run, resolve
 
+pytestmark = pytest.mark.slow  # trains or launches processes; `-m "not slow"` skips
+
 TSNE = 120  # small t-SNE maps keep the tests fast
 FIGURE_FILES = {f"{name}.png" for name in FIGURES}
 

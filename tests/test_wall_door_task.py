@@ -40,8 +40,12 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
         wall_door(budget="huge", data_dir=str(tmp_path))
     with pytest.raises(TypeError, match="trian"):
         wall_door(budget="smoke", data_dir=str(tmp_path), trian=5)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="train: must be an integer >= 1"):
         wall_door(budget="smoke", data_dir=str(tmp_path), train=0)
+    with pytest.raises(ValueError, match="data_seed: must be an integer"):
+        wall_door(budget="smoke", data_dir=str(tmp_path), data_seed="abc")
+    with pytest.raises(ValueError, match="cache: must be true or false"):
+        wall_door(budget="smoke", data_dir=str(tmp_path), cache="abc")
 
 
 def test_train_set_has_no_targets_and_renders_batches(tmp_path: Path) -> None:

@@ -78,7 +78,31 @@ def parse_episodes(text: str | None) -> list[int] | None:
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the plan; decode nothing.")
 @click.option("--progress/--no-progress", default=True)
-def convert(source: str, out: Path, **kw: object) -> None:
+def convert(
+    source: str,
+    out: Path,
+    camera: str | None,
+    extra_cameras: str,
+    size: str,
+    fit: str,
+    interpolation: str,
+    compression: str,
+    micro_batch: int,
+    policy: str,
+    require_done: bool,
+    action_key: str,
+    proprio_key: str,
+    state_key: str,
+    episodes: str | None,
+    stall_timeout: float,
+    heartbeat: float,
+    decode_threads: int,
+    report_path: str | None,
+    revision: str | None,
+    overwrite: bool,
+    dry_run: bool,
+    progress: bool,
+) -> None:
     """Convert a LeRobot dataset (v2.1 or v3.0 folder, or Hub repo id) to LeWM HDF5 at OUT.
 
     Frames are matched to parquet rows by timestamp, streamed in micro-batches, resized, and
@@ -86,28 +110,28 @@ def convert(source: str, out: Path, **kw: object) -> None:
     every issue found (default: OUT with the suffix .report.json).
     """
     opts = ConvertOptions(
-        camera=kw["camera"],
-        extra_cameras=kw["extra_cameras"],
-        size=parse_size(str(kw["size"])),
-        fit=kw["fit"],
-        interpolation=kw["interpolation"],
-        compression=kw["compression"],
-        micro_batch=kw["micro_batch"],
-        dirty_episode_policy=kw["policy"],
-        require_done=kw["require_done"],
-        action_key=kw["action_key"],
-        proprio_key=kw["proprio_key"],
-        state_key=kw["state_key"],
-        episodes=parse_episodes(kw["episodes"]),
-        stall_timeout_s=kw["stall_timeout"],
-        heartbeat_s=kw["heartbeat"],
-        decode_threads=kw["decode_threads"],
-        overwrite=kw["overwrite"],
-        report_path=kw["report_path"],
-        revision=kw["revision"],
-        dry_run=kw["dry_run"],
-        progress=kw["progress"],
-    )  # type: ignore[arg-type]
+        camera=camera,
+        extra_cameras=extra_cameras,
+        size=parse_size(size),
+        fit=fit,
+        interpolation=interpolation,
+        compression=compression,
+        micro_batch=micro_batch,
+        dirty_episode_policy=policy,
+        require_done=require_done,
+        action_key=action_key,
+        proprio_key=proprio_key,
+        state_key=state_key,
+        episodes=parse_episodes(episodes),
+        stall_timeout_s=stall_timeout,
+        heartbeat_s=heartbeat,
+        decode_threads=decode_threads,
+        overwrite=overwrite,
+        report_path=report_path,
+        revision=revision,
+        dry_run=dry_run,
+        progress=progress,
+    )
     try:
         convert_lerobot(source, out, opts, log=lambda line: click.echo(line, err=True))
     except (ConversionError, FileExistsError, ValueError) as exc:

@@ -123,7 +123,7 @@ def plan(
     from jepa_bench.planning.record import write_planning
     from jepa_bench.runner import RunDir, RunDirError
 
-    rundir = RunDir(run_dir)
+    rundir = RunDir(Path(run_dir))
     if write and not rundir.result_file.is_file():
         raise click.ClickException(f"--write needs {rundir.result_file}, which does not exist")
     if write:

@@ -231,9 +231,9 @@ def check_lewm_h5(h5: LewmH5, deep: bool = False) -> CheckResult:
         ds = h5.columns[key]
         try:
             if deep:
-                step = ds.chunks[0] if ds.chunks else 256
-                for lo in range(0, n, step):
-                    ds[lo : lo + step]
+                rows = ds.chunks[0] if ds.chunks else 256
+                for lo in range(0, n, rows):
+                    ds[lo : lo + rows]
             else:
                 for row in np.unique(np.concatenate([starts, starts + h5.ep_len - 1])):
                     ds[int(row)]

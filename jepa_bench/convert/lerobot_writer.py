@@ -155,7 +155,7 @@ class LeRobotWriter:
         self.fps, self.version, self.codec = fps, version, codec
         self.cams = list(camera_keys) if camera_keys is not None else None
         self.robot_type = robot_type
-        self.enc_args = {"crf": crf, "gop": gop, "options": encoder_options}
+        self.crf, self.gop, self.encoder_options = crf, gop, encoder_options
         self.per_file = episodes_per_file if version == "v3.0" else 1
         self.names = dict(feature_names or {})
         self.tasks: dict[str, int] = {}
@@ -178,15 +178,18 @@ class LeRobotWriter:
             pq.write_table(pa.concat_tables(self._tables), path)
         self._tables.clear()
 
+    def _new_encoder(self, path: Path) -> VideoEncoder:
+        return VideoEncoder(
+            path, self.fps, self.codec, crf=self.crf, gop=self.gop, options=self.encoder_options
+        )
+
     def _encoder(self, cam: str, ep_index: int) -> VideoEncoder:
         if self.version == "v2.1":
             rel = V2_VIDEO.format(episode_chunk=0, video_key=cam, episode_index=ep_index)
-            return VideoEncoder(self.root / rel, self.fps, self.codec, **self.enc_args)
+            return self._new_encoder(self.root / rel)
         if cam not in self._encoders:
             rel = V3_VIDEO.format(video_key=cam, chunk_index=0, file_index=self.file_index)
-            self._encoders[cam] = VideoEncoder(
-                self.root / rel, self.fps, self.codec, **self.enc_args
-            )
+            self._encoders[cam] = self._new_encoder(self.root / rel)
         return self._encoders[cam]
 
     def add_episode(self, ep: Mapping[str, Any]) -> None:

@@ -155,11 +155,11 @@ def _check_rows(
     if e.from_index is not None:
         idx = data["index"][where]
         if idx.min() != e.from_index or idx.max() != e.from_index + n - 1:
+            last = "?" if e.to_index is None else e.to_index - 1
             out.append(
                 Issue(
                     "length_mismatch",
-                    f"'index' spans {idx.min()}..{idx.max()}, metadata "
-                    f"says {e.from_index}..{e.to_index - 1}",
+                    f"'index' spans {idx.min()}..{idx.max()}, metadata says {e.from_index}..{last}",
                     e.index,
                 )
             )
@@ -226,8 +226,8 @@ def probe_videos(
                 except VideoError as exc:
                     failed[ref.path] = exc
             if ref.path in failed:
-                exc = failed[ref.path]
-                issues.append(Issue(exc.kind, str(exc), e.index, cam))
+                err = failed[ref.path]
+                issues.append(Issue(err.kind, str(err), e.index, cam))
                 continue
             p = probes[ref.path]
             if (p.height, p.width) != (h, w) and not size_reported:

@@ -7,7 +7,7 @@ are yielded one at a time, converted to RGB at the output size by swscale.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -151,7 +151,7 @@ class MatchStats:
 
 def match_by_time(
     frames: Iterable[tuple[float, T]],
-    targets: Sequence[float],
+    targets: Sequence[float] | np.ndarray,
     tol: float,
     start_ts: float,
     end_ts: float | None,
@@ -212,7 +212,7 @@ SEEK_BACKOFF_S = (0.0, 1.0, 10.0, None)  # None: decode from the start of the fi
 
 def _timed_frames(
     path: Path, start_ts: float, threads: int, tol: float = 0.0
-) -> Iterator[tuple[float, av.VideoFrame]]:
+) -> Generator[tuple[float, av.VideoFrame], None, None]:
     """(time, frame) in decoding order from the keyframe at or before ``start_ts``.
 
     With B-frames a seek can land on a keyframe shown after ``start_ts`` (the frames before it

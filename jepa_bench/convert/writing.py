@@ -66,7 +66,7 @@ def episode_columns(
     else:
         done = np.zeros(n, dtype=bool)
     done[-1] = True  # a kept episode whose last row lacked the flag ends here all the same
-    cols = {
+    cols: dict[str, np.ndarray] = {
         "episode_idx": np.full(n, e.index, dtype=np.int64),
         "step_idx": rows["frame_index"].astype(np.int64),
         "index": rows["index"].astype(np.int64),

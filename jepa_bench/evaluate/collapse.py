@@ -26,6 +26,7 @@ Rule of ``is_collapsed``, checked in this order (the first condition that holds 
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -62,7 +63,20 @@ def effective_rank(eigenvalues: np.ndarray) -> float:
     return float(math.exp(-(p * np.log(p)).sum()))
 
 
-def collapse_stats(z: Tensor | np.ndarray) -> dict[str, float | list[float]]:
+class CollapseStats(TypedDict):
+    """What ``collapse_stats`` measures on latents (N, D)."""
+
+    n: float
+    dim: float
+    std_min: float
+    std_mean: float
+    rms: float
+    effective_rank: float
+    top_pc_share: float
+    eigenvalues: list[float]
+
+
+def collapse_stats(z: Tensor | np.ndarray) -> CollapseStats:
     """Per-dimension spread, effective rank, top-PC share and spectrum of latents (N, D)."""
     arr = _as_array(z)
     n, d = arr.shape
@@ -72,23 +86,23 @@ def collapse_stats(z: Tensor | np.ndarray) -> dict[str, float | list[float]]:
     eig = np.clip(np.linalg.eigvalsh(cov)[::-1], 0.0, None)  # largest first
     total = float(eig.sum())
     std = np.sqrt(np.clip(np.diagonal(cov), 0.0, None))  # (D,)
-    return {
-        "n": float(n),
-        "dim": float(d),
-        "std_min": float(std.min()),
-        "std_mean": float(std.mean()),
-        "rms": float(np.sqrt(np.mean(arr**2))),
-        "effective_rank": effective_rank(eig),
-        "top_pc_share": float(eig[0] / total) if total > 0 else 1.0,
-        "eigenvalues": [float(v) for v in eig],
-    }
+    return CollapseStats(
+        n=float(n),
+        dim=float(d),
+        std_min=float(std.min()),
+        std_mean=float(std.mean()),
+        rms=float(np.sqrt(np.mean(arr**2))),
+        effective_rank=effective_rank(eig),
+        top_pc_share=float(eig[0] / total) if total > 0 else 1.0,
+        eigenvalues=[float(v) for v in eig],
+    )
 
 
-def is_collapsed(stats: dict[str, float | list[float]]) -> tuple[bool, str]:
+def is_collapsed(stats: CollapseStats) -> tuple[bool, str]:
     """Apply the module's rule to ``collapse_stats`` output; the text says which condition fired."""
-    std_mean, rms = float(stats["std_mean"]), float(stats["rms"])  # type: ignore[arg-type]
-    top, erank = float(stats["top_pc_share"]), float(stats["effective_rank"])  # type: ignore[arg-type]
-    dim = int(stats["dim"])  # type: ignore[arg-type]
+    std_mean, rms = float(stats["std_mean"]), float(stats["rms"])
+    top, erank = float(stats["top_pc_share"]), float(stats["effective_rank"])
+    dim = int(stats["dim"])
     if std_mean <= CONSTANT_RATIO * rms:
         return True, f"constant: std_mean {std_mean:.3g} <= {CONSTANT_RATIO} * rms {rms:.3g}"
     if dim >= 2 and top > TOP_PC_MAX:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -36,9 +36,11 @@ from torch import nn
 
 from jepa_bench.config import EvalConfig
 from jepa_bench.data.base import PlanningSuite, ProbeSuite, Task, planning_suite
+from jepa_bench.evaluate.collapse import collapse_stats, is_collapsed
 from jepa_bench.evaluate.latent_error import latent_error
 from jepa_bench.evaluate.probe import (
     LatentCache,
+    SplitLatents,
     fit_linear_probe,
     mse_px2,
     predict,
@@ -111,7 +113,7 @@ def _suite_keys(suite: ProbeSuite) -> list[str]:
     return keys
 
 
-def _check_suites(suites: list[ProbeSuite]) -> None:
+def check_suites(suites: list[ProbeSuite]) -> None:
     if not suites:
         raise ValueError("the task has no probe suites; nothing to evaluate")
     seen: dict[str, str] = {}
@@ -146,6 +148,74 @@ def _normaliser(suite: ProbeSuite, k: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
+def _fit_head(
+    suite: ProbeSuite,
+    train: SplitLatents,
+    y_norm: np.ndarray,
+    cfg: EvalConfig,
+    seed: int,
+    device: torch.device,
+    progress: bool,
+    res: EvalResult,
+    info: dict[str, Any],
+) -> nn.Module | None:
+    """The suite's probe head fitted on its train split (None when it cannot be)."""
+    where = f"probe suite {suite.name!r}"
+    if not train.finite():
+        res.note(
+            f"{where} skipped: latents of its train split contain {train.nonfinite_count()} "
+            "non-finite values"
+        )
+        return None
+    if suite.head == "linear":
+        return fit_linear_probe(train.z, torch.from_numpy(y_norm))
+    batch = cfg.probe_batch_size
+    head, curve = train_mlp_probe(
+        train.z,
+        torch.from_numpy(y_norm),  # (N, T, K)
+        hidden=cfg.probe_hidden,
+        epochs=cfg.probe_epochs,
+        batch_size=batch,
+        lr=cfg.probe_lr * batch / 256,
+        seed=seed,
+        device=device,
+        progress=progress,
+        desc=f"probe {suite.name}",
+    )
+    info["curve"] = curve
+    if curve and not math.isfinite(curve[-1]):
+        res.note(f"{where} skipped: probe training diverged (non-finite loss)")
+        return None
+    return head
+
+
+def _score_split(
+    suite: ProbeSuite,
+    split: str,
+    pred: np.ndarray | None,
+    y: np.ndarray,
+    dims: list[int],
+    res: EvalResult,
+) -> dict[str, Any]:
+    """The metrics of one eval split from the head's predictions (NaN when there are none)."""
+    if suite.metric == "mse_px2":
+        scored = mse_px2(pred, y) if pred is not None else {"value": math.nan}
+        res.add(f"probe/{split}", float(scored["value"]), higher_is_better=False)
+        return scored
+    info: dict[str, Any] = {}
+    lo = 0
+    for target, k in zip(suite.targets, dims, strict=True):
+        r2, mse = (math.nan, math.nan)
+        if pred is not None:
+            r2, mse = r2_and_mse(pred[..., lo : lo + k], y[..., lo : lo + k])
+        lo += k
+        stem = f"probe/{split}/{target}" if len(suite.evals) > 1 else f"probe/{target}"
+        res.add(f"{stem}/r2", r2, higher_is_better=True)
+        res.add(f"{stem}/mse", mse, higher_is_better=False)
+        info[target] = {"r2": r2, "mse": mse}
+    return info
+
+
 def _run_suite(
     suite: ProbeSuite,
     cache: LatentCache,
@@ -155,6 +225,7 @@ def _run_suite(
     progress: bool,
     res: EvalResult,
 ) -> None:
+    """Fit the suite's probe on its train split and score it on every eval split."""
     where = f"probe suite {suite.name!r}"
     train = cache.get(suite.train, suite.mode, f"{suite.name}:train")
     y_train = train.stacked_targets(suite.targets, f"{where} (train split)")
@@ -169,41 +240,10 @@ def _run_suite(
         "splits": {},
     }
     res.details.setdefault("probes", {})[suite.name] = info
-
-    head: nn.Module | None = None
-    if not train.finite():
-        res.note(
-            f"{where} skipped: latents of its train split contain {train.nonfinite_count()} "
-            "non-finite values"
-        )
-    elif suite.head == "mlp":
-        y_norm = torch.from_numpy((y_train - mean) / std)  # (N, T, K)
-        batch = cfg.probe_batch_size
-        head, curve = train_mlp_probe(
-            train.z,
-            y_norm,
-            hidden=cfg.probe_hidden,
-            epochs=cfg.probe_epochs,
-            batch_size=batch,
-            lr=cfg.probe_lr * batch / 256,
-            seed=seed,
-            device=device,
-            progress=progress,
-            desc=f"probe {suite.name}",
-        )
-        info["curve"] = curve
-        if curve and not math.isfinite(curve[-1]):
-            res.note(f"{where} skipped: probe training diverged (non-finite loss)")
-            head = None
-    else:
-        head = fit_linear_probe(train.z, torch.from_numpy((y_train - mean) / std))
-
-    multi = len(suite.evals) > 1
+    head = _fit_head(suite, train, (y_train - mean) / std, cfg, seed, device, progress, res, info)
     for split, windows in suite.evals.items():
         ev = cache.get(windows, suite.mode, split)
         y = ev.stacked_targets(suite.targets, f"{where} (split {split!r})")
-        split_info: dict[str, Any] = {"windows": len(ev.z)}
-        info["splits"][split] = split_info
         pred = None
         if head is not None and not ev.finite():
             res.note(
@@ -212,27 +252,14 @@ def _run_suite(
             )
         elif head is not None:
             pred = predict(head, ev.z, device).numpy() * std + mean  # (N, T, K)
-        if suite.metric == "mse_px2":
-            scored = mse_px2(pred, y) if pred is not None else {"value": math.nan}
-            split_info.update(scored)
-            res.add(f"probe/{split}", scored["value"], higher_is_better=False)
-            continue
-        lo = 0
-        for target, k in zip(suite.targets, dims, strict=True):
-            r2, mse = (math.nan, math.nan)
-            if pred is not None:
-                r2, mse = r2_and_mse(pred[..., lo : lo + k], y[..., lo : lo + k])
-            lo += k
-            stem = f"probe/{split}/{target}" if multi else f"probe/{target}"
-            res.add(f"{stem}/r2", r2, higher_is_better=True)
-            res.add(f"{stem}/mse", mse, higher_is_better=False)
-            split_info[target] = {"r2": r2, "mse": mse}
+        info["splits"][split] = {
+            "windows": len(ev.z),
+            **_score_split(suite, split, pred, y, dims, res),
+        }
 
 
 def _dynamics(suite: ProbeSuite, cache: LatentCache, cfg: EvalConfig, res: EvalResult) -> None:
     """Latent error and collapse statistics on the first eval split of ``suite``."""
-    from jepa_bench.evaluate.collapse import collapse_stats, is_collapsed
-
     split, windows = next(iter(suite.evals.items()))
     pred = cache.get(windows, "rollout", split, cfg.max_eval_windows).z  # (N, T, D)
     enc = cache.get(windows, "encode", split, cfg.max_eval_windows).z  # (N, T, D)
@@ -251,7 +278,12 @@ def _dynamics(suite: ProbeSuite, cache: LatentCache, cfg: EvalConfig, res: EvalR
 
     col: dict[str, Any] = {"split": split}
     res.details["collapse"] = col
-    directions = {"std_min": True, "std_mean": True, "effective_rank": True, "top_pc_share": False}
+    directions: dict[Literal["std_min", "std_mean", "effective_rank", "top_pc_share"], bool] = {
+        "std_min": True,
+        "std_mean": True,
+        "effective_rank": True,
+        "top_pc_share": False,
+    }
     if not finite_enc:
         res.note(f"collapse statistics: encoded latents of split {split!r} are not finite")
         for key, hib in directions.items():
@@ -287,7 +319,7 @@ def _planning(
 
 
 def evaluate(
-    model: WorldModel,
+    model: nn.Module,
     task: Task,
     cfg: EvalConfig,
     *,
@@ -300,7 +332,7 @@ def evaluate(
     device = torch.device(device)
     _check_model(model, device)
     suites = list(task.probe_suites())
-    _check_suites(suites)
+    check_suites(suites)
     res = EvalResult()
     res.details.update(
         seed=seed,

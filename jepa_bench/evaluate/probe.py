@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from jepa_bench.data.base import WindowSet
+from jepa_bench.models.protocol import WorldModel
 
 LATENT_BATCH = 64  # windows per forward pass when computing latents
 RIDGE_ALPHA = 1e-6  # ridge strength, relative to the mean feature variance
@@ -58,7 +59,7 @@ class LatentCache:
     """Computes a model's latents per split and mode, once, with progress bars."""
 
     def __init__(self, model: nn.Module, device: torch.device, progress: bool = True) -> None:
-        self.model = model
+        self.model = cast(WorldModel, model)  # the evaluator checked the protocol
         self.device = device
         self.progress = progress
         self._cache: dict[tuple[int, str, int | None], tuple[WindowSet, SplitLatents]] = {}
@@ -187,6 +188,9 @@ def train_mlp_probe(
 class LinearHead(nn.Module):
     """y = z @ W + b with fixed weights from a closed-form fit."""
 
+    w: Tensor
+    b: Tensor
+
     def __init__(self, w: Tensor, b: Tensor) -> None:
         super().__init__()
         self.register_buffer("w", w)  # (D, K)
@@ -222,7 +226,7 @@ def predict(head: nn.Module, z: Tensor, device: torch.device, batch: int = 4096)
     return torch.cat(outs)
 
 
-def mse_px2(pred: np.ndarray, target: np.ndarray) -> dict[str, float | list[float]]:
+def mse_px2(pred: np.ndarray, target: np.ndarray) -> dict[str, Any]:
     """Per-coordinate MSE in target units: value, per coordinate and per time step.
 
     ``pred``, ``target``: (N, T, K) in original units (pixels for locations).

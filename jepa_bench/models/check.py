@@ -91,7 +91,11 @@ def _check_predict(model: Any, actions: Tensor, d: int, problems: list[str]) -> 
     for k in sorted({1, steps}):
         hist = torch.rand(b, k, d, generator=gen).to(actions.device)  # (B, K, D)
         act = actions[:, :k]  # (B, K, A)
-        out = _call("predict", lambda h=hist, a=act: model.predict(h, a), problems)
+
+        def call(h: Tensor = hist, a: Tensor = act) -> Any:  # binds this iteration's inputs
+            return model.predict(h, a)
+
+        out = _call("predict", call, problems)
         if out is not RAISED:
             what = f"next latent for history {(b, k, d)} and actions {_shape(act)}"
             _check_tensor("predict", what, out, (b, d), "= (B, D)", problems)
@@ -152,7 +156,7 @@ def _protocol_problems(model: nn.Module, spec: TaskSpec, device: torch.device) -
     return problems
 
 
-def _check_param_groups(model: nn.Module, problems: list[str]) -> None:
+def _check_param_groups(model: Any, problems: list[str]) -> None:
     try:
         groups = model.param_groups()
     except Exception as e:

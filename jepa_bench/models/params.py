@@ -35,7 +35,8 @@ def param_counts(model: nn.Module, trainable_only: bool = True) -> dict[str, int
     """Parameter counts per ``model.param_groups()`` part, plus ``"other"`` and ``"total"``."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"param_counts needs a torch.nn.Module, got {type(model).__name__}")
-    groups = model.param_groups() if hasattr(model, "param_groups") else {}
+    get_groups = getattr(model, "param_groups", None)  # the protocol method, if defined
+    groups = get_groups() if get_groups is not None else {}
     if not isinstance(groups, dict):
         kind = type(groups).__name__
         raise TypeError(f"param_groups() must return a dict of modules, got {kind}")

@@ -3,7 +3,7 @@ squared distance between the predicted and the goal embedding (LeWM's planning e
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 import torch
 from torch import Tensor
@@ -14,8 +14,16 @@ from jepa_bench.planning.cem import CEMResult, CEMSettings, cem
 Objective = Literal["final", "mean"]
 
 
+class LatentDynamics(Protocol):
+    """What planning needs of a world model: ``encode`` and ``predict`` (see ``WorldModel``)."""
+
+    def encode(self, obs: Tensor) -> Tensor: ...
+
+    def predict(self, history: Tensor, actions: Tensor) -> Tensor: ...
+
+
 def latent_rollout(
-    model: torch.nn.Module, z_ctx: Tensor, a_ctx: Tensor, cand: Tensor, history: int | None
+    model: LatentDynamics, z_ctx: Tensor, a_ctx: Tensor, cand: Tensor, history: int | None
 ) -> Tensor:
     """Predicted latents (N, H, D) of candidates (N, H, A) after context z (K, D), a (K-1, A).
 
@@ -52,7 +60,9 @@ class LatentPlanner:
     ) -> None:
         if objective not in ("final", "mean"):
             raise ValueError(f"objective must be 'final' or 'mean', got {objective!r}")
-        self.model, self.settings, self.objective = model, settings, objective
+        # nn.Module.__getattr__ types every attribute as Tensor | Module, hiding the methods
+        self.model = cast(LatentDynamics, model)
+        self.settings, self.objective = settings, objective
         self.action_dim = action_dim
         self.device = torch.device(device)
         # how many encoded frames the predictor can use; models without the attribute get one

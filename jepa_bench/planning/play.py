@@ -37,7 +37,9 @@ def cem_settings(cfg: PlanConfig, suite: PlanningSuite) -> CEMSettings:
 
 def run_episode(env: PlanningEnv, choose: Chooser, max_steps: int) -> tuple[np.ndarray, list]:
     """Play one reset episode: distances (max_steps + 1,) to the goal, seconds per choose call."""
-    frames, done, dist, times = [env.observe()[0]], [], [env.distance()[0]], []
+    frames, dist = [env.observe()[0]], [env.distance()[0]]
+    done: list[np.ndarray] = []
+    times: list[float] = []
     while len(done) < max_steps:
         t0 = time.perf_counter()
         chunk = np.asarray(choose(env, frames, done), np.float32)

@@ -18,7 +18,9 @@ def _plan_settings(details: Any) -> dict[str, Any] | None:
 def _with_plan(metrics: dict[str, Any] | None, res: dict[str, Any] | None) -> dict[str, Any]:
     """``metrics`` without its plan/ keys, plus those of ``res``."""
     out = {k: v for k, v in (metrics or {}).items() if not k.startswith("plan/")}
-    for key, value in (res or {}).get("metrics", {}).items():
+    if res is None:
+        return out
+    for key, value in res.get("metrics", {}).items():
         out[key] = {"value": value, "higher_is_better": res["higher_is_better"][key]}
     return out
 

@@ -25,29 +25,24 @@ KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0",)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # run ids, task names: used as file names
 TIME_KEYS = ("train_s", "eval_s", "total_s", "data_s")
 HARDWARE_KEYS = ("cpu", "cores", "gpu", "torch", "python", "platform", "threads")
-# Config keys that do not change the result: top-level ones, and (section, key) pairs. A pair maps
-# to None (never hashed) or to the values it is left out at: keys added after schema 1.0 are
-# hashed only when set to something other than their "as before" value, so configs written
-# before they existed keep their hash.
+# Config keys that do not change the result: where outputs go and how often they are written.
 UNHASHED_CONFIG_KEYS = ("out", "device", "resume", "data_dir")
-UNHASHED_NESTED_KEYS: dict[tuple[str, str], tuple[Any, ...] | None] = {
-    ("train", "keep_snapshots"): None,
-    ("train", "window"): (None, 0),
+UNHASHED_NESTED_KEYS: dict[str, tuple[str, ...]] = {
+    "train": ("keep_snapshots", "log_every", "checkpoint_every"),
 }
 
 
 def hash_config(config: Mapping[str, Any]) -> str:
-    """Short hash of a run config, ignoring what only affects outputs (paths, device, snapshots).
+    """Short hash of a run config, ignoring what only affects outputs (paths, device, logs).
 
-    ``RunConfig.hash`` is this function; records store it as ``config_hash``.
+    ``RunConfig.hash`` is this function: it names the run directory and is the record's
+    ``config_hash``.
     """
     d = {k: v for k, v in config.items() if k not in UNHASHED_CONFIG_KEYS}
-    for (section, key), left_out_at in UNHASHED_NESTED_KEYS.items():
+    for section, keys in UNHASHED_NESTED_KEYS.items():
         sub = d.get(section)
-        if not isinstance(sub, Mapping) or key not in sub:
-            continue
-        if left_out_at is None or sub[key] in left_out_at:
-            d[section] = {k: v for k, v in sub.items() if k != key}
+        if isinstance(sub, Mapping):
+            d[section] = {k: v for k, v in sub.items() if k not in keys}
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

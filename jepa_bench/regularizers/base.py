@@ -120,6 +120,7 @@ class Objective(nn.Module):
         if not any(r.provides_prediction for r in self.regularizers):
             out["prediction"] = self.prediction_weight * prediction_mse(lat)
         for reg in self.regularizers:
+            assert isinstance(reg, Regularizer)  # __init__ holds only Regularizers
             for key, value in reg.terms(lat, progress).items():
                 out[f"{reg.name}/{key}"] = value
         out["loss"] = torch.stack(list(out.values())).sum() if out else lat.pred.sum() * 0.0
@@ -127,5 +128,6 @@ class Objective(nn.Module):
 
     def transform_model(self, model: nn.Module) -> nn.Module:
         for reg in self.regularizers:
+            assert isinstance(reg, Regularizer)  # __init__ holds only Regularizers
             model = reg.transform_model(model)
         return model

@@ -109,11 +109,14 @@ def analyse_run(
     return RunAnalysis(run, data, trained, untrained, ckpts, inputs, diagnose(inputs), seconds)
 
 
-def _probe_panels(a: RunAnalysis) -> tuple[dict, str, dict]:
+Series = dict[str, dict[str, float]]  # curve label -> target -> value
+
+
+def _probe_panels(a: RunAnalysis) -> tuple[Series, str, Series]:
     """(R2 series, R2 title, MSE series) for the probe figure, untrained first."""
     rec = a.run.record
-    r2: dict[str, dict[str, float]] = {}
-    mse: dict[str, dict[str, float]] = {}
+    r2: Series = {}
+    mse: Series = {}
     for part, name in (("untrained_metrics", "untrained"), ("metrics", "trained")):
         vals = _metric_values(rec, part)
         kinds = record_probe_kinds(vals)
@@ -166,7 +169,7 @@ def run_figures(
     folder.mkdir(parents=True, exist_ok=True)
     lat, data, out = a.trained, a.data, {}
     t0 = time.perf_counter()
-    markers = {f"training window ({data.window_len} frames)": data.window_len - 1}
+    markers: dict[str, float] = {f"training window ({data.window_len} frames)": data.window_len - 1}
     if data.train_len != data.window_len:
         markers[f"median training episode ({data.train_len:g} frames)"] = data.train_len - 1
     curves = [FC.Curve("untrained", a.untrained.drift_rel), FC.Curve("trained", lat.drift_rel)]
@@ -216,8 +219,8 @@ def compare_figures(
     windows = {a.data.window_len for a in analyses}
     markers = {f"training window ({w} frames)": w - 1 for w in sorted(windows)}
     out["drift"] = FC.drift_figure(curves, markers, None, folder / "compare_drift.png")
-    r2 = {lab: {} for lab in labels}
-    mse = {lab: {} for lab in labels}
+    r2: Series = {lab: {} for lab in labels}
+    mse: Series = {lab: {} for lab in labels}
     for lab, a in zip(labels, analyses):
         series, _, m = _probe_panels(a)
         r2[lab] = series.get("trained", {})

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from jepa_bench.evaluate.collapse import is_collapsed
+from jepa_bench.evaluate.collapse import CollapseStats, is_collapsed
 
 LAZY_TEMPORAL_RATIO = 0.05
 LOW_REL_ERROR = 1.0
@@ -46,7 +46,7 @@ RULE = (
 class DiagnosisInputs:
     """The numbers the rule reads."""
 
-    collapse: dict[str, Any]  # collapse_stats of the encoded latents
+    collapse: CollapseStats  # collapse_stats of the encoded latents
     temporal_ratio: float  # within / across sequence variance (NaN: one sequence)
     horizon_rel_error: float  # mean relative rollout error over steps 1 .. window - 1
     probe_gain: float | None  # relative probe-error reduction vs the untrained model

@@ -9,16 +9,17 @@ on the odd-numbered ones, so it is held out by sequence without encoding another
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from jepa_bench.data.base import WindowSet
-from jepa_bench.evaluate.collapse import collapse_stats
+from jepa_bench.evaluate.collapse import CollapseStats, collapse_stats
 from jepa_bench.evaluate.evaluator import frozen
 from jepa_bench.evaluate.probe import fit_linear_probe, r2_and_mse
+from jepa_bench.models.protocol import WorldModel
 from jepa_bench.report.latents import ReportData, Sequences
 
 MAX_BATCH_BYTES = 128 * 2**20  # observation bytes per forward pass
@@ -35,7 +36,7 @@ class ModelLatents:
     drift_mse: np.ndarray  # (L,) rollout MSE per step over the sequences that reach it
     drift_count: np.ndarray  # (L,) sequences reaching each step
     drift_scale: float  # mean per-dimension variance of the encoded latents at t >= 1
-    collapse: dict[str, Any]  # collapse_stats of ``enc``
+    collapse: CollapseStats  # collapse_stats of ``enc``
     probe_r2: dict[str, float]  # split-half ridge probe R2 per target, encoded latents
 
     @property
@@ -54,7 +55,7 @@ def _batch_size(ws: WindowSet, t: int, cap: int = 64) -> int:
 
 @torch.no_grad()
 def sequence_latents(
-    model: nn.Module, seqs: Sequences, device: torch.device
+    model: WorldModel, seqs: Sequences, device: torch.device
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[dict[str, np.ndarray]]]:
     """Encoded and rolled-out latents per sequence ((T_s, D) float32) and its targets (T_s, K)."""
     groups: dict[int, list[int]] = {}
@@ -126,7 +127,9 @@ def model_latents(model: nn.Module, data: ReportData, device: Any) -> ModelLaten
     """Encode and roll out ``data`` with ``model`` (frozen); raises on non-finite latents."""
 
     with frozen(model):
-        enc, pred, targets = sequence_latents(model, data.seqs, torch.device(device))
+        # a run's model follows the protocol (the runner checks it when building the model)
+        wm = cast(WorldModel, model)
+        enc, pred, targets = sequence_latents(wm, data.seqs, torch.device(device))
     _check_finite("encoded", enc)
     _check_finite("rolled-out", pred)
     steps = max(len(z) for z in enc)

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from jepa_bench.evaluate.collapse import CollapseStats
 from jepa_bench.report.analysis import Neighbours, pca_fit, pca_project
 
 DPI = 90
@@ -103,7 +104,7 @@ def neighbours_figure(
         for x, y in q:
             ax.plot([p[0], x], [p[1], y], "-", color="tab:blue", lw=0.5, alpha=0.6)
         ax.scatter(q[:, 0], q[:, 1], s=14, color="tab:blue", label="neighbours" if r == 0 else None)
-        ax.scatter(*p, s=70, marker="x", color="red", label="anchors" if r == 0 else None)
+        ax.scatter(p[0], p[1], s=70, marker="x", color="red", label="anchors" if r == 0 else None)
         ax.annotate(str(r + 1), p, textcoords="offset points", xytext=(4, 4), color="red")
     ax.set_xlabel(f"PC1 ({share[0]:.0%})")
     ax.set_ylabel(f"PC2 ({share[1]:.0%})")
@@ -148,8 +149,8 @@ def tsne_figure(emb: np.ndarray, is_pred: np.ndarray, total: int, path: str | Pa
 
 
 def collapse_figure(
-    enc: np.ndarray, stats: dict, enc_untrained: np.ndarray, stats_untrained: dict, message: str,
-    path: str | Path,
+    enc: np.ndarray, stats: CollapseStats, enc_untrained: np.ndarray,
+    stats_untrained: CollapseStats, message: str, path: str | Path,
 ) -> Path:  # fmt: skip
     """Per-dimension std histogram, eigenvalue spectrum and effective rank, trained vs untrained."""
     fig = Figure(figsize=(13, 3.9))

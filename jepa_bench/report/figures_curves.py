@@ -6,6 +6,7 @@ Functions taking lists draw one or several runs on the same axes (the side-by-si
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def rupture_step(rel: np.ndarray, threshold: float = 1.0) -> int | None:
 
 def drift_figure(
     curves: list[Curve],
-    markers: dict[str, float],
+    markers: Mapping[str, float],
     counts: np.ndarray | None,
     path: str | Path,
     first_grey: bool = False,
@@ -78,6 +79,7 @@ def drift_figure(
     ax.legend(fontsize=8)
     ax.set_title("Predictive drift (triangle: first step worse than the mean latent)")
     if axc is not None:
+        assert counts is not None  # axc exists only when the counts vary
         axc.step(np.arange(len(counts)), counts, where="mid", color="0.3")
         axc.set_ylabel("sequences")
         axc.set_xlabel("autoregressive step")

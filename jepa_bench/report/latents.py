@@ -56,7 +56,7 @@ def load_run(
     run_dir: str | Path, device: str | torch.device = "cpu", data_dir: str | None = None
 ) -> ReportRun:
     """Rebuild the run's task and model, load its final weights, read its record and log."""
-    rundir = RunDir(run_dir)
+    rundir = RunDir(Path(run_dir))
     try:
         loaded = rundir.load(str(device), data_dir)
         return ReportRun(
@@ -122,8 +122,9 @@ def episode_sequences(rt: Any, limit: int | None) -> Sequences:
     eps = [e for e in eps if r.ep_len[e] // k >= 2][: limit or None]
     if not eps:
         raise ValueError(f"{r.path}: no episode has the 2 frames a rollout needs")
-    by_len: dict[int, WindowSet] = {}
-    items, lengths = [], []
+    by_len: dict[int, RobotWindows] = {}
+    items: list[tuple[WindowSet, int]] = []
+    lengths: list[int] = []
     for e in eps:
         t = int(r.ep_len[e] // k)  # frames whose action block lies inside the episode
         if t not in by_len:

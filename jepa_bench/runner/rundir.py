@@ -73,9 +73,6 @@ class RunDir:
 
     path: Path
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
-
     @property
     def config_file(self) -> Path:
         return self.path / CONFIG_FILE

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 from jepa_bench import distributed as ddp
 from jepa_bench.config import TrainConfig
 from jepa_bench.data.base import Batch, WindowSet
-from jepa_bench.models.protocol import TrainLatents
+from jepa_bench.models.protocol import TrainLatents, WorldModel
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.train import checkpoint as ckpt
 from jepa_bench.train.crop import crop_batch, crop_offsets
@@ -163,7 +164,8 @@ def _session(
             return TrainLatents(*wrapped(obs, actions))
 
     else:
-        step_fn = torch.compile(model.train_latents) if settings.compile else model.train_latents
+        train_latents = cast(WorldModel, model).train_latents
+        step_fn = torch.compile(train_latents) if settings.compile else train_latents
     return _Session(opt, sched, np_rng, start, step_fn)
 
 
@@ -180,6 +182,19 @@ def _checkpoint(
     if settings.keep_snapshots:  # for checkpoint comparisons in reports
         shutil.copyfile(path, run_dir / f"model_step{done}.safetensors")
     ckpt.save_train_state(run_dir, done, s.opt, s.sched, s.np_rng, objective=objective)
+
+
+def _stop_non_finite(
+    model: nn.Module, run_dir: Path, step: int, terms: dict[str, float], main: bool
+) -> None:
+    """Keep the last good weights and raise ``NonFiniteLossError`` naming the step and terms."""
+    if main:  # the weights are still those before this step
+        ckpt.save_model(model, run_dir, step)
+    bad = ", ".join(f"{k}={v}" for k, v in terms.items())
+    raise NonFiniteLossError(
+        f"non-finite loss at step {step} ({bad}); training stopped and the last good "
+        f"weights (before step {step}) were saved to {run_dir / ckpt.MODEL_FILE}"
+    )
 
 
 def train(
@@ -227,13 +242,7 @@ def train(
                 terms = objective(lat, progress_frac)
             terms_f = _mean_over_ranks(terms)
             if not math.isfinite(terms_f["loss"]):
-                if main:  # the weights are still those before this step
-                    ckpt.save_model(model, run_dir, step)
-                bad = ", ".join(f"{k}={v}" for k, v in terms_f.items())
-                raise NonFiniteLossError(
-                    f"non-finite loss at step {step} ({bad}); training stopped and the last good "
-                    f"weights (before step {step}) were saved to {run_dir / ckpt.MODEL_FILE}"
-                )
+                _stop_non_finite(model, run_dir, step, terms_f, main)
             s.opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)

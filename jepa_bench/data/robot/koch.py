@@ -71,7 +71,7 @@ def _h5_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in H5_SUFFIXES and p.is_file())
 
 
-def convert_cached(folder: Path, root: Path, camera: str | None, size: int | None) -> Path:
+def convert_cached(folder: Path, root: Path, camera: str | None, size: int) -> Path:
     """Convert a LeRobot folder once; later calls with the same folder and options reuse it."""
 
     info = folder / "meta" / "info.json"

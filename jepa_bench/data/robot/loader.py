@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import h5py
 import numpy as np
@@ -91,7 +91,8 @@ class H5Frames:
                     f"{self.path}: no pixel dataset {self.pixel_key!r}; it holds {keys}"
                 )
             ds = h5.columns[self.pixel_key]
-            self.source_shape: tuple[int, int, int] = tuple(int(d) for d in ds.shape[1:])
+            _, h, w, c = ds.shape  # a pixel dataset is (N, H, W, C)
+            self.source_shape: tuple[int, int, int] = (int(h), int(w), int(c))
             self.ep_len = h5.ep_len.copy()
             self.ep_offset = h5.ep_offset.copy()
             self.n_rows = h5.n_rows
@@ -276,7 +277,13 @@ def window_loader(
 ) -> Any:
     """A torch ``DataLoader`` yielding dicts of batched tensors from ``windows``."""
     import torch
-    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+    from torch.utils.data import (
+        BatchSampler,
+        DataLoader,
+        Dataset,
+        RandomSampler,
+        SequentialSampler,
+    )
 
     reader = getattr(windows, "reader", None)
     if num_workers and reader is not None and reader.cached:
@@ -285,7 +292,8 @@ def window_loader(
     gen = torch.Generator().manual_seed(seed)
     base = RandomSampler(ds, generator=gen) if shuffle else SequentialSampler(ds)
     return DataLoader(
-        ds,
+        # torch types a map-style dataset as a Dataset subclass; any __getitem__/__len__ works
+        cast(Dataset[dict[str, Any]], ds),
         batch_size=None,  # the sampler yields whole batches of indices
         sampler=BatchSampler(base, batch_size, drop_last),
         num_workers=num_workers,

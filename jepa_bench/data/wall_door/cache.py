@@ -14,6 +14,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -59,7 +60,8 @@ def save(path: Path, splits: dict[str, dict[str, np.ndarray]], key: dict[str, ob
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            # numpy's stub would let **arrays fill savez's allow_pickle: bool; it never holds it
+            np.savez(fh, **cast(dict[str, Any], arrays))
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jepa_bench.config import BUDGET_NAMES, check_choice
+from jepa_bench.config import BUDGET_NAMES, check_bool, check_choice, check_int
 from jepa_bench.data.base import Batch, PlanningSuite, ProbeSuite, TaskSpec, cache_root
 from jepa_bench.data.wall_door import cache as cache_mod
 from jepa_bench.data.wall_door import physics as ph
@@ -143,27 +143,31 @@ class WallDoorTask:
 
     def probe_suites(self) -> list[ProbeSuite]:
         """The DL25SP probes: location (normal, wall, wall_other) and expert (long horizon)."""
-        norm = (LOCATION_MEAN.copy(), LOCATION_STD.copy())
-        common = dict(targets=("location",), mode="rollout", head="mlp", metric="mse_px2")
-        location = ProbeSuite(
-            name="location",
-            train=self.windows("probe_normal_train"),
-            evals={
-                "normal": self.windows("probe_normal_val"),
-                "wall": self.windows("probe_wall_val"),
-                "wall_other": self.windows("probe_wall_other_val"),
-            },
-            target_norm=norm,
-            **common,
-        )
-        expert = ProbeSuite(
-            name="expert",
-            train=self.windows("probe_expert_train"),
-            evals={"expert": self.windows("probe_expert_val")},
-            target_norm=(LOCATION_MEAN.copy(), LOCATION_STD.copy()),
-            **common,
-        )
-        return [location, expert]
+
+        def location_probe(name: str, train: str, evals: dict[str, str]) -> ProbeSuite:
+            return ProbeSuite(
+                name=name,
+                targets=("location",),
+                train=self.windows(train),
+                evals={split: self.windows(source) for split, source in evals.items()},
+                mode="rollout",
+                head="mlp",
+                metric="mse_px2",
+                target_norm=(LOCATION_MEAN.copy(), LOCATION_STD.copy()),
+            )
+
+        return [
+            location_probe(
+                "location",
+                "probe_normal_train",
+                {
+                    "normal": "probe_normal_val",
+                    "wall": "probe_wall_val",
+                    "wall_other": "probe_wall_other_val",
+                },
+            ),
+            location_probe("expert", "probe_expert_train", {"expert": "probe_expert_val"}),
+        ]
 
     def planning(self) -> PlanningSuite:
         """The planning environment, the fixed same-room / cross-room episodes, the oracle's
@@ -206,14 +210,14 @@ def wall_door(
     """
     check_choice("budget", budget, BUDGET_NAMES)
     opts = dict(overrides)
-    data_seed = int(opts.pop("data_seed", DATA_SEED))  # type: ignore[arg-type]
-    cache = bool(opts.pop("cache", True))
+    data_seed = check_int("data_seed", opts.pop("data_seed", DATA_SEED), 0)
+    cache = check_bool("cache", opts.pop("cache", True))
     sizes = dict(SIZES[budget])
     for name, value in opts.items():
         if name not in SPLITS:
             known = ["data_seed", "cache", *SPLITS]
             raise TypeError(f"wall_door got an unknown option {name!r}; known: {', '.join(known)}")
-        sizes[name] = value  # type: ignore[assignment]
+        sizes[name] = check_int(name, value, 1)
     return WallDoorTask(budget, seed, data_dir, data_seed=data_seed, sizes=sizes, cache=cache)
 
 

@@ -28,6 +28,9 @@ def default_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
 class ImageAdapter(nn.Module):
     """(N, C, H, W) float in [0, 1] -> (N, C, S, S) resized and normalised."""
 
+    mean: Tensor  # (1, C, 1, 1) buffer
+    std: Tensor  # (1, C, 1, 1) buffer
+
     def __init__(
         self,
         in_chans: int,

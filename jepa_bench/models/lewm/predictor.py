@@ -83,9 +83,10 @@ class AdaLNZeroBlock(nn.Module):
         self.mlp = FeedForward(dim, mlp_dim, dropout)
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
-        nn.init.zeros_(self.ada[-1].weight)
-        nn.init.zeros_(self.ada[-1].bias)
+        ada_out = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(ada_out.weight)
+        nn.init.zeros_(ada_out.bias)
+        self.ada = nn.Sequential(nn.SiLU(), ada_out)
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         # x: (N, K, dim), c: (N, K, dim)

@@ -8,7 +8,7 @@ real data. Data are generated on first use (not when the task object is built), 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypedDict
 
 from jepa_bench.config import BUDGET_NAMES, check_choice
 from jepa_bench.data.base import ProbeSuite, TaskSpec, cache_root
@@ -25,6 +25,14 @@ SIZES: dict[str, dict[str, Any]] = {
     "default": dict(episodes=100, image_size=64, duration_scale=1.0),
     "full": dict(episodes=500, image_size=96, duration_scale=1.0),
 }
+
+
+class SimSizes(TypedDict):
+    """The generated data set's size options (keyword arguments of ``ensure_sim_data``)."""
+
+    episodes: int
+    image_size: int
+    duration_scale: float
 
 
 class ArmSimTask:
@@ -55,7 +63,9 @@ class ArmSimTask:
             raise ValueError(f"arm_sim duration_scale must be positive, got {duration_scale!r}")
         self.budget, self.seed = budget, seed
         self.root = cache_root(data_dir)
-        self.sizes = dict(episodes=episodes, image_size=image_size, duration_scale=duration_scale)
+        self.sizes = SimSizes(
+            episodes=episodes, image_size=image_size, duration_scale=duration_scale
+        )
         self.data_seed = int(data_seed)
         self.keep_lerobot = keep_lerobot
         self.window_kwargs = window_kwargs
