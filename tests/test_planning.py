@@ -329,4 +329,4 @@ def test_cli_refuses_mismatched_weights_and_bad_dirs(smoke_run, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     out = CliRunner().invoke(main, ["plan", "--run", str(empty)])
-    assert out.exit_code != 0 and "it has no config.yaml" in out.output
+    assert out.exit_code == 2 and "it has no config.yaml" in out.output

@@ -143,7 +143,7 @@ def test_failure_leaves_previous_report_untouched(runs: dict[str, Path], tmp_pat
     assert (out / "keep.txt").read_text() == "earlier report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "rep"]
     res = CliRunner().invoke(main, ["report", str(tmp_path)])
-    assert res.exit_code != 0 and "no config.yaml" in res.output
+    assert res.exit_code == 2 and "no config.yaml" in res.output
 
 
 def test_corrupt_log_line_is_named(tmp_path: Path):

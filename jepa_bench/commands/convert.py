@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
 from jepa_bench.convert.hdf5_writer import COMPRESSIONS
 from jepa_bench.convert.layout import check_lewm_h5, open_lewm_h5, summarize
-from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot, report_path_for
-from jepa_bench.convert.report import POLICIES, ConversionError
+from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
+from jepa_bench.convert.report import (
+    POLICIES,
+    BadInputError,
+    ConversionError,
+    ConversionInterrupted,
+)
 from jepa_bench.convert.video import FITS, INTERPOLATIONS
+
+
+class BadInput(click.ClickException):
+    """A bad input (option, file, column): one line naming it, exit code 2 like a usage error."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split("\n")))
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
@@ -134,8 +149,21 @@ def convert(
     )
     try:
         convert_lerobot(source, out, opts, log=lambda line: click.echo(line, err=True))
-    except (ConversionError, FileExistsError, ValueError) as exc:
-        raise click.ClickException(f"{exc}\n(report: {report_path_for(out, opts)})") from exc
+    except ConversionInterrupted as exc:  # SIGINT: 130, SIGTERM: 143, as a shell reports them
+        click.echo(f"Error: {exc}; nothing written{_report_hint(exc)}", err=True)
+        sys.exit(128 + exc.signum)
+    except BadInputError as exc:
+        raise BadInput(f"{exc}{_report_hint(exc)}") from exc
+    except ConversionError as exc:
+        raise click.ClickException(f"{exc}\n{_report_hint(exc).strip()}") from exc
+    except (OSError, ValueError) as exc:  # disk full, permissions, ...: no traceback
+        raise click.ClickException(f"{type(exc).__name__}: {exc}{_report_hint(exc)}") from exc
+
+
+def _report_hint(exc: BaseException) -> str:
+    """`` (report: PATH)`` when the conversion wrote a report for this error."""
+    path = getattr(exc, "report_path", None)
+    return f" (report: {path})" if path else ""
 
 
 @click.command("inspect")
@@ -147,8 +175,8 @@ def inspect(file: Path, as_json: bool, deep: bool, strict: bool) -> None:
     """Validate and summarise a LeWM-layout HDF5 file (ours, per-camera, stable-worldmodel)."""
     try:
         h5 = open_lewm_h5(file, cache_mb=0)  # every chunk is read at most once
-    except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (ValueError, FileNotFoundError) as exc:  # not a file in the layout: exit code 2
+        raise BadInput(str(exc)) from exc
     with h5:
         result = check_lewm_h5(h5, deep=deep)
         info = summarize(h5)

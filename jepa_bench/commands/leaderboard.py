@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from jepa_bench.commands.options import InputError
 from jepa_bench.leaderboard.tables import (
     LeaderboardWarning,
     add_record,
@@ -51,7 +52,9 @@ def leaderboard(lb_dir: Path, to_add: tuple[Path, ...], check: bool) -> None:
                 problems = check_tables(lb_dir)
             else:
                 written = generate_tables(lb_dir)
-        except (FileNotFoundError, FileExistsError, RecordError) as e:
+        except (FileNotFoundError, RecordError) as e:  # a missing folder or a bad record file
+            raise InputError(str(e)) from e
+        except FileExistsError as e:
             raise click.ClickException(str(e)) from e
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)

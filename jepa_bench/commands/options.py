@@ -8,6 +8,13 @@ from typing import Any
 
 import click
 
+
+class InputError(click.ClickException):
+    """Bad input that is not a single option (a file, a checkpoint): one line, exit status 2."""
+
+    exit_code = 2
+
+
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 

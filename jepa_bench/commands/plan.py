@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from jepa_bench.commands.options import InputError
 from jepa_bench.config import ConfigError
 
 
@@ -131,7 +132,7 @@ def plan(
     try:
         run = rundir.load(device)
     except (RunDirError, ConfigError) as e:
-        raise click.ClickException(str(e)) from e
+        raise InputError(str(e)) from e
     suite = planning_suite(run.task)
     if suite is None:
         raise click.ClickException(

@@ -57,8 +57,11 @@ def report(**kw: Any) -> None:
       jepa-bench report runs/wall_door__convnext_mlp__default__s0__default__0123abcd
       jepa-bench report runs/*sigreg* --out reports/sigreg_ablation
     """
+    from jepa_bench.commands.options import InputError
+    from jepa_bench.config import ConfigError
     from jepa_bench.registry import UnknownNameError
     from jepa_bench.report.build import build_report
+    from jepa_bench.runner import RunDirError
 
     for key in ("tsne_points", "max_windows"):
         if kw[key] < 0:
@@ -81,6 +84,8 @@ def report(**kw: Any) -> None:
             data_dir=kw["data_dir"],
             echo=lambda msg: click.echo(msg, err=True),
         )
+    except (RunDirError, ConfigError) as exc:  # not a run directory, or one we cannot rebuild
+        raise InputError(str(exc)) from exc
     except (FileNotFoundError, ValueError, UnknownNameError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"report: {page} ({time.perf_counter() - t0:.1f}s)")

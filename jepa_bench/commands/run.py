@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from jepa_bench.commands.options import parse_pairs
+from jepa_bench.commands.options import InputError, parse_pairs
 from jepa_bench.config import BUDGET_NAMES, BUDGETS, ConfigError
 
 
@@ -231,7 +231,8 @@ def run(**kw: Any) -> None:
     if kw["nproc"] > 1 and "LOCAL_RANK" not in os.environ:
         _relaunch_under_torchrun(kw["nproc"])
     from jepa_bench.models.check import ModelCheckError
-    from jepa_bench.runner import execute_run, read_preset, resolve
+    from jepa_bench.runner import RunDirError, execute_run, read_preset, resolve
+    from jepa_bench.train.checkpoint import CheckpointError
     from jepa_bench.train.loop import NonFiniteLossError
     from jepa_bench.train.memory import tune_malloc
 
@@ -246,6 +247,8 @@ def run(**kw: Any) -> None:
         raise config_error(exc, given) from exc
     except ModelCheckError as exc:
         raise click.UsageError(str(exc)) from exc
+    except (CheckpointError, RunDirError) as exc:
+        raise InputError(str(exc)) from exc
     except NonFiniteLossError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(3)

@@ -40,9 +40,14 @@ def submit(
     LEADERBOARD/checkpoints/<task>/<run_id>.safetensors; the tables are regenerated. The new row
     is unverified until `jepa-bench verify` re-computes it.
     """
+    from jepa_bench.commands.options import InputError
     from jepa_bench.record.io import RecordError
+    from jepa_bench.runner.rundir import RESULT_FILE
     from jepa_bench.submit.submit import SubmissionError, submit_run
 
+    folder = run_dir.parent if run_dir.is_file() else run_dir
+    if not (folder / RESULT_FILE).is_file():
+        raise InputError(f"{folder} is not a run directory: it has no {RESULT_FILE}")
     try:
         done = submit_run(
             run_dir, leaderboard_dir, allow_smoke=allow_smoke,

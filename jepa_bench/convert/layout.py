@@ -101,7 +101,7 @@ def open_lewm_h5(path: str | Path, cache_mb: int = 256) -> LewmH5:
     """Open a LeWM-layout HDF5 file read-only (SWMR, ``cache_mb`` chunk cache).
 
     Raises ``ValueError`` naming what is wrong if the file is not an HDF5 file or lacks
-    ``ep_len`` / ``ep_offset``.
+    ``ep_len`` / ``ep_offset`` as 1-D integer datasets.
     """
     path = Path(path)
     if not path.is_file():
@@ -114,8 +114,7 @@ def open_lewm_h5(path: str | Path, cache_mb: int = 256) -> LewmH5:
         missing = [k for k in EPISODE_KEYS if k not in f]
         if missing:
             raise ValueError(f"{path}: not in the LeWM layout, missing {missing}")
-        ep_len = np.asarray(f["ep_len"][:], dtype=np.int64)
-        ep_offset = np.asarray(f["ep_offset"][:], dtype=np.int64)
+        ep_len, ep_offset = (_episode_table(f, path, k) for k in EPISODE_KEYS)
         columns: dict[str, h5py.Dataset] = {}
         for name, obj in f.items():
             if name in EPISODE_KEYS or not isinstance(obj, h5py.Dataset):
@@ -126,6 +125,23 @@ def open_lewm_h5(path: str | Path, cache_mb: int = 256) -> LewmH5:
         f.close()
         raise
     return LewmH5(path, f, columns, ep_len, ep_offset, attrs)
+
+
+def _episode_table(f: h5py.File, path: Path, key: str) -> np.ndarray:
+    """``ep_len`` or ``ep_offset`` as (N_ep,) int64; ``ValueError`` naming what is wrong."""
+    obj = f.get(key)
+    if not isinstance(obj, h5py.Dataset):
+        kind = "a group" if isinstance(obj, h5py.Group) else type(obj).__name__
+        raise ValueError(f"{path}: {key!r} is {kind}, expected a 1-D integer dataset (N_ep,)")
+    if obj.ndim != 1 or obj.dtype.kind not in "iu":
+        raise ValueError(
+            f"{path}: {key!r} has shape {obj.shape} and dtype {obj.dtype}, "
+            "expected a 1-D integer dataset (N_ep,)"
+        )
+    try:
+        return np.asarray(obj[:], dtype=np.int64)
+    except OSError as exc:
+        raise ValueError(f"{path}: {key!r} is unreadable ({exc})") from exc
 
 
 def _attr(value: Any) -> Any:
@@ -164,9 +180,18 @@ def check_lewm_h5(h5: LewmH5, deep: bool = False) -> CheckResult:
     """Validate ``h5``: episode table, column lengths, pixel layout, indices, done flags, NaNs.
 
     Reads the small columns fully and the first and last frame of every episode; ``deep`` reads
-    every pixel chunk too (finds corrupt chunks, slow on big files).
+    every pixel chunk too (finds corrupt chunks, slow on big files). Unreadable data is an error,
+    never an exception.
     """
     res = CheckResult()
+    try:
+        _check(h5, deep, res)
+    except OSError as exc:  # a corrupt chunk in a small column
+        res.errors.append(f"unreadable data ({exc})")
+    return res
+
+
+def _check(h5: LewmH5, deep: bool, res: CheckResult) -> CheckResult:
     n_ep, n = h5.n_episodes, h5.n_rows
     if len(h5.ep_offset) != n_ep:
         res.errors.append(f"ep_len has {n_ep} entries but ep_offset has {len(h5.ep_offset)}")
@@ -185,6 +210,15 @@ def check_lewm_h5(h5: LewmH5, deep: bool = False) -> CheckResult:
     for name, ds in h5.columns.items():
         if ds.shape[:1] != (n,):
             res.errors.append(f"column {name!r} has {ds.shape[:1]} rows, expected {n}")
+    for name in (*INT_COLUMNS, "done"):
+        ds = h5.columns.get(name)
+        if ds is not None and (
+            ds.ndim != 1 or ds.dtype.kind not in ("biu" if name == "done" else "iu")
+        ):
+            want = "bool or integer" if name == "done" else "integer"
+            res.errors.append(
+                f"column {name!r} has shape {ds.shape} and dtype {ds.dtype}, expected (N,) {want}"
+            )
     if res.errors:
         return res
     if not h5.pixel_keys:
@@ -223,10 +257,16 @@ def check_lewm_h5(h5: LewmH5, deep: bool = False) -> CheckResult:
     else:
         res.warnings.append("no 'done' column; done is derived from episode ends")
     for name, ds in h5.columns.items():
-        if ds.dtype.kind == "f" and ds.ndim <= 2:
-            values = ds[:]
-            if not np.isfinite(values).all():
-                res.errors.append(f"column {name!r} has NaN or infinite values")
+        if ds.dtype.kind in "fc":  # float columns of any rank, read a block of rows at a time
+            try:
+                bad_row = _first_nonfinite_row(ds)
+            except OSError as exc:
+                res.errors.append(f"column {name!r}: unreadable data ({exc})")
+                continue
+            if bad_row is not None:
+                res.errors.append(
+                    f"column {name!r} has NaN or infinite values (first at row {bad_row})"
+                )
     for key in h5.pixel_keys:
         ds = h5.columns[key]
         try:
@@ -240,6 +280,20 @@ def check_lewm_h5(h5: LewmH5, deep: bool = False) -> CheckResult:
         except OSError as exc:
             res.errors.append(f"{key}: unreadable data ({exc})")
     return res
+
+
+def _first_nonfinite_row(ds: h5py.Dataset, block_mb: float = 64.0) -> int | None:
+    """The first row of ``ds`` holding NaN or inf, or None; reads about ``block_mb`` at a time."""
+    row_bytes = max(1, int(np.prod(ds.shape[1:], dtype=np.int64)) * ds.dtype.itemsize)
+    rows = max(1, int(block_mb * 2**20) // row_bytes)
+    if ds.chunks:  # whole chunks, so each is read (and decompressed) once
+        rows = max(ds.chunks[0], rows // ds.chunks[0] * ds.chunks[0])
+    for lo in range(0, ds.shape[0], rows):
+        block = ds[lo : lo + rows]
+        finite = np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+        if not finite.all():
+            return lo + int(np.argmin(finite))
+    return None
 
 
 def summarize(h5: LewmH5) -> dict[str, Any]:

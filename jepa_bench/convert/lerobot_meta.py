@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jepa_bench.convert.report import ConversionError, SourceError
+from jepa_bench.convert.report import BadSourceError, ConversionError
 
 V2, V3 = "v2.1", "v3.0"
 CORE_COLUMNS = ("episode_index", "frame_index", "timestamp", "index", "task_index")
@@ -83,13 +83,35 @@ class LeRobotSource:
     def n_frames(self) -> int:
         return sum(e.length for e in self.episodes)
 
+    def width(self, key: str) -> int:
+        """Values per row of the numeric feature ``key`` (the product of its declared shape)."""
+        raw = self.features[key].get("shape", [1])
+        try:
+            dims = [int(x) for x in raw]
+        except (TypeError, ValueError) as exc:
+            raise BadSourceError(
+                f"{self.root}/meta/info.json: feature {key!r} has shape {raw!r}, "
+                "not a list of integers"
+            ) from exc
+        if any(d < 1 for d in dims):
+            raise BadSourceError(
+                f"{self.root}/meta/info.json: feature {key!r} has shape {dims}, with a size < 1"
+            )
+        return int(np.prod(dims))
 
-def declared_hwc(feature: dict[str, Any]) -> tuple[int, int, int, bool]:
+
+def declared_hwc(feature: dict[str, Any], key: str = "") -> tuple[int, int, int, bool]:
     """(H, W, C, channel_first) of a camera feature, reading ``names`` when present."""
-    shape = [int(x) for x in feature.get("shape", [])]
-    names = [str(n).lower() for n in (feature.get("names") or [])]
+    what = f"info.json: camera feature {key!r}" if key else "camera feature"
+    raw = feature.get("shape", [])
+    try:
+        shape = [int(x) for x in raw]
+    except (TypeError, ValueError) as exc:
+        raise BadSourceError(f"{what}: shape {raw!r} is not a list of integers") from exc
+    names_raw = feature.get("names") or []
+    names = [str(n).lower() for n in names_raw] if isinstance(names_raw, list) else []
     if len(shape) != 3:
-        raise SourceError(f"camera feature has shape {shape}, expected 3 dimensions")
+        raise BadSourceError(f"{what} has shape {shape}, expected 3 dimensions")
     if names[:1] in (["channels"], ["channel"], ["c"]):
         return shape[1], shape[2], shape[0], True
     if names[-1:] in (["channels"], ["channel"], ["c"]):
@@ -103,34 +125,94 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise SourceError(f"{path}: missing (is this a LeRobot dataset folder?)") from exc
+        raise BadSourceError(f"{path}: missing (is this a LeRobot dataset folder?)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadSourceError(f"{path}: unreadable ({exc})") from exc
     except json.JSONDecodeError as exc:
-        raise SourceError(f"{path}: invalid JSON ({exc})") from exc
+        raise BadSourceError(f"{path}: invalid JSON ({exc})") from exc
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
-        raise SourceError(f"{path}: missing")
+        raise BadSourceError(f"{path}: missing")
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadSourceError(f"{path}: unreadable ({exc})") from exc
+    for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SourceError(f"{path}:{n}: invalid JSON ({exc})") from exc
+                raise BadSourceError(f"{path}:{n}: invalid JSON ({exc})") from exc
+            if not isinstance(row, dict):
+                raise BadSourceError(f"{path}:{n}: expected a JSON object, got {_kind(row)}")
+            rows.append(row)
     return rows
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of ``value``, for messages."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"the number {value!r}"
+    return names.get(type(value), type(value).__name__)
+
+
+def check_info(info: Any, where: str) -> dict[str, Any]:
+    """``info.json`` as a dict, its required keys present and of the right type.
+
+    Raises ``BadSourceError`` naming the file and the key.
+    """
+    if not isinstance(info, dict):
+        raise BadSourceError(f"{where}: expected a JSON object, got {_kind(info)}")
+    for key in ("fps", "features", "data_path"):
+        if key not in info:
+            raise BadSourceError(f"{where}: no {key!r}")
+    fps = info["fps"]
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+        raise BadSourceError(f"{where}: 'fps' must be a positive number, got {fps!r}")
+    if not isinstance(info["features"], dict):
+        raise BadSourceError(
+            f"{where}: 'features' must be an object, got {_kind(info['features'])}"
+        )
+    for name, feature in info["features"].items():
+        if not isinstance(feature, dict):
+            raise BadSourceError(
+                f"{where}: feature {name!r} must be an object, got {_kind(feature)}"
+            )
+    videos = [k for k, f in info["features"].items() if f.get("dtype") == "video"]
+    for key in ("data_path", *(["video_path"] if videos else [])):
+        if not isinstance(info.get(key), str):
+            raise BadSourceError(f"{where}: {key!r} must be a string, got {_kind(info.get(key))}")
+    for key in ("total_episodes", "total_frames", "chunks_size"):
+        value = info.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise BadSourceError(f"{where}: {key!r} must be an integer, got {value!r}")
+    return info
+
+
+def _format_path(template: str, where: str, **fields: Any) -> str:
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise BadSourceError(
+            f"{where}: path template {template!r} has an unknown field ({exc}); "
+            f"known: {sorted(fields)}"
+        ) from exc
 
 
 def read_source(root: str | Path) -> LeRobotSource:
     """Read ``meta/`` of the dataset at ``root`` into a ``LeRobotSource`` (no video is opened)."""
     root = Path(root)
     if not root.is_dir():
-        raise SourceError(f"{root}: not a folder")
-    info = _read_json(root / "meta" / "info.json")
+        raise BadSourceError(f"{root}: not a folder (a LeRobot dataset is a folder with meta/)")
+    info_path = root / "meta" / "info.json"
+    info = check_info(_read_json(info_path), str(info_path))
     version = str(info.get("codebase_version", ""))
-    for key in ("fps", "features", "data_path"):
-        if key not in info:
-            raise SourceError(f"{root}/meta/info.json: no {key!r}")
     if version in ("v2.0", "v2.1"):
         episodes = _episodes_v2(root, info)
         layout = V2
@@ -138,73 +220,108 @@ def read_source(root: str | Path) -> LeRobotSource:
         episodes = _episodes_v3(root, info)
         layout = V3
     else:
-        raise SourceError(
-            f"{root}: codebase_version {version!r} is not supported (v2.0, v2.1 and v3.0 are)"
+        raise BadSourceError(
+            f"{info_path}: codebase_version {version!r} is not supported (v2.0, v2.1 and v3.0 are)"
         )
     return LeRobotSource(root, layout, info, sorted(episodes, key=lambda e: e.index))
 
 
 def _episodes_v2(root: Path, info: dict[str, Any]) -> list[EpisodeMeta]:
-    chunks = int(info.get("chunks_size", 1000))
+    chunks = int(info.get("chunks_size") or 1000)
     cams = [k for k, f in info["features"].items() if f.get("dtype") == "video"]
+    where = str(root / "meta" / "info.json")
+    jsonl = root / "meta" / "episodes.jsonl"
     out = []
-    for row in _read_jsonl(root / "meta" / "episodes.jsonl"):
-        i = int(row["episode_index"])
+    for n, row in enumerate(_read_jsonl(jsonl), 1):
+        i, length = (_int_field(row, k, f"{jsonl}:{n}") for k in ("episode_index", "length"))
         chunk = i // chunks
-        data = info["data_path"].format(episode_chunk=chunk, episode_index=i)
+        data = _format_path(info["data_path"], where, episode_chunk=chunk, episode_index=i)
         videos = {
             k: VideoRef(
-                root / info["video_path"].format(episode_chunk=chunk, video_key=k, episode_index=i)
+                root
+                / _format_path(
+                    info["video_path"], where, episode_chunk=chunk, video_key=k, episode_index=i
+                )
             )
             for k in cams
         }
-        tasks = list(row.get("tasks", []))
-        out.append(EpisodeMeta(i, int(row["length"]), root / data, videos, tasks))
+        tasks = row.get("tasks") or []
+        tasks = [str(t) for t in tasks] if isinstance(tasks, list) else [str(tasks)]
+        out.append(EpisodeMeta(i, length, root / data, videos, tasks))
     return out
+
+
+def _int_field(row: dict[str, Any], key: str, where: str) -> int:
+    value = row.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise BadSourceError(f"{where}: {key!r} must be an integer, got {value!r}")
+    return int(value)
 
 
 def _episodes_v3(root: Path, info: dict[str, Any]) -> list[EpisodeMeta]:
     files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
     if not files:
-        raise SourceError(f"{root}/meta/episodes: no episode parquet files")
+        raise BadSourceError(f"{root}/meta/episodes: no episode parquet files")
     cams = [k for k, f in info["features"].items() if f.get("dtype") == "video"]
     table = {}
     try:
         parts = [pq.read_table(f) for f in files]
         merged = pa.concat_tables(parts, promote_options="default")
     except (pa.ArrowException, OSError) as exc:
-        raise SourceError(f"{root}/meta/episodes: unreadable parquet ({exc})") from exc
+        raise BadSourceError(f"{root}/meta/episodes: unreadable parquet ({exc})") from exc
     need = ["episode_index", "length", "data/chunk_index", "data/file_index"]
     for k in cams:
         need += [f"videos/{k}/{c}" for c in ("chunk_index", "file_index", "from_timestamp")]
     missing = [c for c in need if c not in merged.column_names]
     if missing:
-        raise SourceError(f"{root}/meta/episodes: missing columns {missing}")
+        raise BadSourceError(f"{root}/meta/episodes: missing columns {missing}")
     for name in merged.column_names:
         if name in need or name.startswith("videos/") or name.startswith("dataset_"):
             table[name] = merged.column(name).to_pylist()
     tasks = merged.column("tasks").to_pylist() if "tasks" in merged.column_names else None
+    where = str(root / "meta" / "info.json")
+    ints = ["episode_index", "length", "data/chunk_index", "data/file_index"]
+    ints += [f"videos/{k}/{c}" for k in cams for c in ("chunk_index", "file_index")]
+    ints += [c for c in ("dataset_from_index", "dataset_to_index") if c in table]
+    floats = [f"videos/{k}/from_timestamp" for k in cams]
+    floats += [f"videos/{k}/to_timestamp" for k in cams if f"videos/{k}/to_timestamp" in table]
+    for name in ints + floats:
+        kinds: tuple[type, ...] = (int,) if name in ints else (int, float)
+        bad = [v for v in table[name] if isinstance(v, bool) or not isinstance(v, kinds)]
+        if bad:
+            kind = "integers" if name in ints else "numbers"
+            raise BadSourceError(
+                f"{root}/meta/episodes: column {name!r} must hold {kind}, found {bad[0]!r}"
+            )
     out = []
     for j in range(merged.num_rows):
         i = int(table["episode_index"][j])
-        data = info["data_path"].format(
-            chunk_index=table["data/chunk_index"][j], file_index=table["data/file_index"][j]
-        )
+        data = _format_path(
+            info["data_path"], where,
+            chunk_index=table["data/chunk_index"][j], file_index=table["data/file_index"][j],
+        )  # fmt: skip
         videos = {}
         for k in cams:
-            path = info["video_path"].format(
+            path = _format_path(
+                info["video_path"], where,
                 video_key=k,
                 chunk_index=table[f"videos/{k}/chunk_index"][j],
                 file_index=table[f"videos/{k}/file_index"][j],
-            )
+            )  # fmt: skip
             to_ts = table.get(f"videos/{k}/to_timestamp", [None] * merged.num_rows)[j]
-            videos[k] = VideoRef(root / path, float(table[f"videos/{k}/from_timestamp"][j]), to_ts)
+            videos[k] = VideoRef(
+                root / path,
+                float(table[f"videos/{k}/from_timestamp"][j]),
+                None if to_ts is None else float(to_ts),
+            )
         from_i = table.get("dataset_from_index", [None] * merged.num_rows)[j]
         to_i = table.get("dataset_to_index", [None] * merged.num_rows)[j]
+        task_list = (tasks[j] or []) if tasks else []
         out.append(
             EpisodeMeta(
                 i, int(table["length"][j]), root / data, videos,
-                list(tasks[j] or []) if tasks else [], from_i, to_i,
+                [str(t) for t in task_list] if isinstance(task_list, list) else [str(task_list)],
+                from_i, to_i,
             )
         )  # fmt: skip
     return out

@@ -168,6 +168,16 @@ class LeRobotWriter:
         self._tables: list[pa.Table] = []  # v3.0: rows of the shared parquet file being filled
         self._encoders: dict[str, VideoEncoder] = {}  # v3.0: the shared mp4 of each camera
 
+    def abort(self) -> None:
+        """Close the open video files after a failure; their errors are ignored (the dataset is
+        incomplete anyway, and the first error is the one worth reporting)."""
+        for enc in self._encoders.values():
+            try:
+                enc.container.close()
+            except Exception:
+                pass
+        self._encoders.clear()
+
     def _flush_file(self) -> None:
         for enc in self._encoders.values():
             enc.close()
@@ -186,7 +196,8 @@ class LeRobotWriter:
     def _encoder(self, cam: str, ep_index: int) -> VideoEncoder:
         if self.version == "v2.1":
             rel = V2_VIDEO.format(episode_chunk=0, video_key=cam, episode_index=ep_index)
-            return self._new_encoder(self.root / rel)
+            self._encoders[cam] = self._new_encoder(self.root / rel)  # closed after the episode
+            return self._encoders[cam]
         if cam not in self._encoders:
             rel = V3_VIDEO.format(video_key=cam, chunk_index=0, file_index=self.file_index)
             self._encoders[cam] = self._new_encoder(self.root / rel)
@@ -226,7 +237,7 @@ class LeRobotWriter:
                 got = enc.n_frames - start
                 raise ValueError(f"episode {ep_index}: {cam} has {got} frames for {n} rows")
             if self.version == "v2.1":
-                enc.close()
+                self._encoders.pop(cam).close()
                 continue
             meta[f"videos/{cam}/chunk_index"] = 0
             meta[f"videos/{cam}/file_index"] = self.file_index
@@ -304,6 +315,10 @@ def write_lerobot_dataset(
     ``encoder_options``, ``episodes_per_file``, ``feature_names``, ``robot_type``).
     """
     writer = LeRobotWriter(root, fps, version, codec, camera_keys, **kwargs)
-    for ep in episodes:
-        writer.add_episode(ep)
-    return writer.finish()
+    try:
+        for ep in episodes:
+            writer.add_episode(ep)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise

@@ -9,22 +9,32 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from jepa_bench import __version__
 from jepa_bench.convert.hdf5_writer import COMPRESSIONS
 from jepa_bench.convert.hub import resolve_source
+from jepa_bench.convert.interrupt import InterruptGuard
 from jepa_bench.convert.layout import LAYOUT_VERSION, PIXELS, extra_camera_name
-from jepa_bench.convert.lerobot_meta import V3, EpisodeMeta, EpisodeRows, read_source
+from jepa_bench.convert.lerobot_meta import (
+    V3,
+    EpisodeMeta,
+    EpisodeRows,
+    LeRobotSource,
+    read_source,
+)
 from jepa_bench.convert.plan import CameraPlan, Plan, current_rss_mb
 from jepa_bench.convert.report import (
     POLICIES,
+    BadSourceError,
     ConversionError,
+    ConversionInterrupted,
     ConversionReport,
     DirtyDataError,
     EpisodeError,
     Issue,
+    OptionError,
+    OutputExistsError,
     SourceError,
     resolve_policy,
 )
@@ -61,7 +71,7 @@ class ConvertOptions:
     progress: bool = True
 
     def check(self) -> None:
-        """Raise ``ValueError`` naming the first invalid option."""
+        """Raise ``OptionError`` (a ``ValueError``) naming the first invalid option."""
         choices = {
             "extra_cameras": ("none", "datasets", "files"),
             "fit": FITS,
@@ -71,11 +81,21 @@ class ConvertOptions:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+                raise OptionError(
+                    f"{_flag(name)} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
         if self.micro_batch < 1:
-            raise ValueError(f"micro_batch must be >= 1, got {self.micro_batch}")
+            raise OptionError(f"--micro-batch must be >= 1, got {self.micro_batch}")
         if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
-            raise ValueError(f"size must be (H, W) with H, W >= 1, got {self.size}")
+            raise OptionError(f"--size must be (H, W) with H, W >= 1, got {self.size}")
+        if self.decode_threads < 0:
+            raise OptionError(f"--decode-threads must be >= 0, got {self.decode_threads}")
+
+
+def _flag(field_name: str) -> str:
+    """The command-line flag of a ``ConvertOptions`` field."""
+    flags = {"dirty_episode_policy": "dirty-episode-policy", "stall_timeout_s": "stall-timeout"}
+    return "--" + flags.get(field_name, field_name.removesuffix("_s").replace("_", "-"))
 
 
 def _stderr(line: str) -> None:
@@ -84,6 +104,20 @@ def _stderr(line: str) -> None:
 
 def report_path_for(out: Path, options: ConvertOptions) -> Path:
     return Path(options.report_path) if options.report_path else out.with_suffix(".report.json")
+
+
+def _check_paths(out: Path, report_path: Path, opts: ConvertOptions) -> None:
+    """Refuse, before anything is read or written, an output or report that cannot be used."""
+    if out.is_dir():
+        raise OptionError(f"{out}: the output is a folder; give the path of an .h5 file")
+    if report_path.is_dir():
+        raise OptionError(f"--report {report_path}: is a folder; give the path of a .json file")
+    if report_path.resolve() == out.resolve():
+        raise OptionError(f"--report {report_path}: is the output file itself")
+    if out.exists() and not opts.overwrite and not opts.dry_run:
+        raise OutputExistsError(
+            f"{out} exists; pass --overwrite to replace it (it and its report are left as they are)"
+        )
 
 
 def convert_lerobot(
@@ -95,29 +129,66 @@ def convert_lerobot(
     """Convert the LeRobot dataset ``source`` (folder or Hub repo id) into the HDF5 file ``out``.
 
     Writes ``out`` atomically and a JSON report beside it (also on failure). Raises
-    ``DirtyDataError`` for dirty episodes under the "fail" policy, ``SourceError`` for an unusable
-    source, ``StallError`` when nothing progresses for ``stall_timeout_s``.
+    ``OptionError`` / ``OutputExistsError`` (nothing read or written, an existing output and its
+    report untouched) for options or an output that cannot be used, ``DirtyDataError`` for dirty
+    episodes under the "fail" policy, ``SourceError`` for an unusable source (``BadSourceError``
+    for malformed metadata), ``StallError`` when nothing progresses for ``stall_timeout_s``, and
+    ``ConversionInterrupted`` on SIGINT or SIGTERM (handled in the main thread only). Whatever
+    stops it, no temporary file is left behind. A dry run of an existing output writes no report
+    unless ``report_path`` names another file.
     """
     opts = options or ConvertOptions()
     opts.check()
     out = Path(out)
+    report_path = report_path_for(out, opts)
+    _check_paths(out, report_path, opts)
+    keep_report = opts.dry_run and out.exists() and report_path == out.with_suffix(".report.json")
+    if keep_report:
+        log(f"dry run: {out} exists; its report {report_path} is left as it is (see --report)")
     report = ConversionReport(str(source), str(out), asdict(opts))
     t0 = time.perf_counter()
-    try:
-        if out.exists() and not opts.overwrite and not opts.dry_run:
-            raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-        cams = [opts.camera] if opts.camera and opts.extra_cameras == "none" else None
-        root, report.source = resolve_source(source, opts.revision, cams)
-        _convert(root, out, opts, report, log)
-        report.status = "dry-run" if opts.dry_run else "ok"
-    except BaseException as exc:
-        report.status = "failed"
-        report.error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        report.seconds = time.perf_counter() - t0
-        report.write(report_path_for(out, opts))
+    with InterruptGuard() as guard:
+        try:
+            guard.stage = "resolving the source"
+            cams = [opts.camera] if opts.camera and opts.extra_cameras == "none" else None
+            root, report.source = resolve_source(source, opts.revision, cams)
+            _convert(root, out, opts, report, log, guard)
+            guard.disarm()  # the output is complete: a late signal no longer undoes it
+            report.status = "dry-run" if opts.dry_run else "ok"
+        except BaseException as exc:
+            interrupted = isinstance(exc, ConversionInterrupted)
+            report.status = "interrupted" if interrupted else "failed"
+            report.error = f"{type(exc).__name__}: {exc}"
+            if not keep_report:
+                setattr(exc, "report_path", str(report_path))  # noqa: B010 (for the CLI)
+            raise
+        finally:
+            report.seconds = time.perf_counter() - t0
+            if not keep_report:
+                report.write(report_path)
     return report
+
+
+def _check_keys(src: LeRobotSource, opts: ConvertOptions) -> None:
+    """``BadSourceError`` naming the option whose feature the source does not have."""
+    numeric = [k for k, f in src.features.items() if f.get("dtype") not in ("video", "image")]
+    flags = {
+        "--action-key": opts.action_key,
+        "--proprio-key": opts.proprio_key,
+        "--state-key": opts.state_key,
+    }
+    for flag, key in flags.items():
+        if key not in numeric:
+            raise BadSourceError(
+                f"{flag} {key!r}: no such numeric feature; numeric features: {numeric}"
+            )
+        src.width(key)
+    if opts.camera is not None and opts.camera not in src.camera_keys:
+        hint = f"; image features are stored in parquet: {src.image_keys}" if src.image_keys else ""
+        raise BadSourceError(
+            f"--camera {opts.camera!r}: no such video feature; video features: {src.camera_keys}"
+            + hint
+        )
 
 
 def _select(episodes: list[EpisodeMeta], wanted: list[int] | None) -> list[EpisodeMeta]:
@@ -126,7 +197,10 @@ def _select(episodes: list[EpisodeMeta], wanted: list[int] | None) -> list[Episo
     known = {e.index: e for e in episodes}
     unknown = sorted(set(wanted) - set(known))
     if unknown:
-        raise SourceError(f"episodes {unknown} are not in the dataset ({len(known)} episodes)")
+        raise BadSourceError(
+            f"--episodes {unknown}: not in the dataset ({len(known)} episodes, indices "
+            f"{min(known, default=0)}..{max(known, default=-1)})"
+        )
     return [known[i] for i in sorted(set(wanted))]
 
 
@@ -147,23 +221,35 @@ def _plan(src, episodes, cameras, opts, probes, out) -> Plan:
             path = out.with_name(f"{out.stem}__{name}{out.suffix}")
             cam_plans.append(CameraPlan(cam, probe, resizer, PIXELS, path))
     keys = {"action": opts.action_key, "proprio": opts.proprio_key, "state": opts.state_key}
-    widths = {k: int(np.prod(src.features[v].get("shape", [1]))) for k, v in keys.items()}
-    columns = {k: (keys[k], widths[k]) for k in keys}
+    columns = {k: (v, src.width(v)) for k, v in keys.items()}
     return Plan(episodes, cam_plans, columns, opts.micro_batch, opts.compression)
 
 
-def _convert(root: Path, out: Path, opts: ConvertOptions, report: ConversionReport, log) -> None:
+def _convert(
+    root: Path,
+    out: Path,
+    opts: ConvertOptions,
+    report: ConversionReport,
+    log: Callable[[str], None],
+    guard: InterruptGuard,
+) -> None:
+    guard.stage = "reading the metadata"
     src = read_source(root)
     if not src.camera_keys:
         raise SourceError(f"{root}: no video features (image features: {src.image_keys})")
+    _check_keys(src, opts)
     primary = opts.camera or src.camera_keys[0]
     extra = [c for c in src.camera_keys if c != primary] if opts.extra_cameras != "none" else []
     cameras = [primary, *extra]
     episodes = _select(src.episodes, opts.episodes)
     keys = list(dict.fromkeys([opts.action_key, opts.proprio_key, opts.state_key]))
+    guard.check()
+    guard.stage = "checking the parquet rows"
     for issue in validate_metadata(src, keys, cameras, opts.require_done, episodes):
         report.add(issue)
     base_rss = current_rss_mb()
+    guard.check()
+    guard.stage = "reading the video headers"
     video_issues, probes = probe_videos(src, episodes, cameras)
     for issue in video_issues:
         report.add(issue)
@@ -185,10 +271,15 @@ def _convert(root: Path, out: Path, opts: ConvertOptions, report: ConversionRepo
         log(line)
     if opts.dry_run:
         return
-    _write(src, plan, out, opts, report, log)
+    if not opts.overwrite:
+        for cam in plan.cameras:
+            if cam.file is not None and cam.file.exists():
+                raise OutputExistsError(f"{cam.file} exists; pass --overwrite to replace it")
+    guard.check()
+    _write(src, plan, out, opts, report, log, guard)
 
 
-def _write(src, plan: Plan, out: Path, opts: ConvertOptions, report, log) -> None:
+def _write(src, plan: Plan, out: Path, opts: ConvertOptions, report, log, guard) -> None:
     rows_reader = EpisodeRows([c for c, _w in plan.columns.values()])
     total = plan.n_frames * len(plan.cameras)
     with ExitStack() as stack:
@@ -198,12 +289,13 @@ def _write(src, plan: Plan, out: Path, opts: ConvertOptions, report, log) -> Non
             tqdm(total=total, unit="frame", disable=not opts.progress, file=sys.stderr)
         )
         for e in plan.episodes:
-            wd.stage = f"reading the rows of episode {e.index}"
+            guard.check()
+            wd.stage = guard.stage = f"reading the rows of episode {e.index}"
             try:
                 rows = rows_reader.rows(e)
                 n = write_columns(sinks, rows, e, plan, opts)
                 for cam in plan.cameras:
-                    _write_camera(sinks, cam, e, rows, src, opts, wd, bar, report)
+                    _write_camera(sinks, cam, e, rows, src, opts, wd, bar, report, guard)
                 for sink in sinks.values():
                     sink.end_episode()
             except EpisodeError as exc:
@@ -218,7 +310,10 @@ def _write(src, plan: Plan, out: Path, opts: ConvertOptions, report, log) -> Non
         if not report.episodes_written:
             raise ConversionError("every episode was dropped; nothing written")
         report.episodes_dropped = sorted(_dropped(report))
+        guard.check()
+        wd.stage = guard.stage = "validating the output"
         commit_all(sinks, plan, src, report, opts, __version__, LAYOUT_VERSION)
+        guard.disarm()
     log(
         f"wrote {out} ({report.frames_written} frames, {len(report.episodes_written)} episodes, "
         f"{len(report.episodes_dropped)} dropped)"
@@ -246,7 +341,9 @@ def _episode_issue(report: ConversionReport, issue: Issue, opts: ConvertOptions)
     report.add(issue)
 
 
-def _write_camera(sinks, cam: CameraPlan, e: EpisodeMeta, rows, src, opts, wd, bar, report) -> None:
+def _write_camera(
+    sinks, cam: CameraPlan, e: EpisodeMeta, rows, src, opts, wd, bar, report, guard
+) -> None:
     """Decode, match, resize and append one camera's frames of episode ``e``."""
     ref = e.videos[cam.key]
     end = ref.to_ts
@@ -258,8 +355,8 @@ def _write_camera(sinks, cam: CameraPlan, e: EpisodeMeta, rows, src, opts, wd, b
         ref.from_ts, end, stats, opts.decode_threads,
     )  # fmt: skip
     appender = sinks[cam.file].appenders[cam.dataset]
-    wd.stage = f"decoding episode {e.index} camera {cam.key}"
-    for frame in watched(frames, wd):
+    wd.stage = guard.stage = f"decoding episode {e.index} camera {cam.key}"
+    for frame in watched(frames, wd, interrupt=guard.check):
         appender.append(frame[None])  # frame: (H, W, 3) -> one row
         wd.beat()
         bar.update(1)

@@ -26,6 +26,8 @@ UNRECOVERABLE: frozenset[str] = frozenset(
         "empty_episode",
         "timestamp_order",
         "video_range",
+        "nan_values",  # the layout holds finite values only: such a file would fail inspect
+        "column_shape",  # rows that do not fit the declared shape cannot be written
     }
 )
 
@@ -36,6 +38,35 @@ class ConversionError(RuntimeError):
 
 class SourceError(ConversionError):
     """The source dataset as a whole is unusable (missing metadata, unknown version, ...)."""
+
+
+class BadInputError(ConversionError):
+    """An input that cannot be used as given: an option, the output path or a malformed metadata
+    file. The message is one line naming it; ``jepa-bench convert`` exits with code 2."""
+
+
+class OptionError(BadInputError, ValueError):
+    """An option out of range or naming something the source lacks."""
+
+
+class OutputExistsError(BadInputError, FileExistsError):
+    """The output exists and ``overwrite`` was not given; nothing was touched."""
+
+
+class BadSourceError(SourceError, BadInputError):
+    """Malformed metadata (``info.json``, the episode table), or an option (``--camera``,
+    ``--action-key``, ``--episodes``) naming something the source does not have."""
+
+
+class ConversionInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the conversion; ``signum`` says which. Nothing was written.
+
+    A ``KeyboardInterrupt``, so that code catching ``Exception`` does not swallow it.
+    """
+
+    def __init__(self, signum: int, message: str) -> None:
+        self.signum = signum
+        super().__init__(message)
 
 
 class DirtyDataError(ConversionError):
@@ -117,7 +148,7 @@ class ConversionReport:
     source: str
     output: str
     options: dict[str, Any]
-    status: str = "running"  # running | ok | failed | dry-run
+    status: str = "running"  # running | ok | failed | interrupted | dry-run
     plan: dict[str, Any] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     episodes_written: list[int] = field(default_factory=list)

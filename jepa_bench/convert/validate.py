@@ -17,7 +17,7 @@ from jepa_bench.convert.lerobot_meta import (
     declared_hwc,
     read_parquet_columns,
 )
-from jepa_bench.convert.report import Issue, SourceError
+from jepa_bench.convert.report import BadSourceError, Issue
 from jepa_bench.convert.video import VideoError, VideoProbe, probe_video
 
 CORE = ["episode_index", "frame_index", "timestamp", "index"]
@@ -26,14 +26,16 @@ CORE = ["episode_index", "frame_index", "timestamp", "index"]
 def check_features(source: LeRobotSource, columns: list[str], cameras: list[str]) -> None:
     """Raise ``SourceError`` if a requested column or camera is not a feature of the dataset."""
     feats = source.features
+    numeric = [k for k, f in feats.items() if f.get("dtype") not in ("video", "image")]
     for key in columns:
         if key not in feats:
-            numeric = [k for k, f in feats.items() if f.get("dtype") not in ("video", "image")]
-            raise SourceError(f"no feature {key!r} in the dataset; numeric features: {numeric}")
+            raise BadSourceError(f"no feature {key!r} in the dataset; numeric features: {numeric}")
+        if key not in numeric:
+            raise BadSourceError(f"feature {key!r} is a camera, not a numeric column")
     for cam in cameras:
         if cam not in source.camera_keys:
             hint = f"; image features are stored in parquet: {source.image_keys}"
-            raise SourceError(
+            raise BadSourceError(
                 f"no video feature {cam!r}; video features: {source.camera_keys}"
                 + (hint if source.image_keys else "")
             )
@@ -71,7 +73,7 @@ def validate_metadata(
     if len(set(seen)) != len(seen):
         issues.append(Issue("duplicate_episode", "an episode_index appears twice in the metadata"))
     for cam in cameras:
-        _h, _w, _c, channel_first = declared_hwc(source.features[cam])
+        _h, _w, _c, channel_first = declared_hwc(source.features[cam], cam)
         if channel_first:
             issues.append(
                 Issue(
@@ -117,13 +119,14 @@ def validate_metadata(
                 for e in file_eps
             ]
             continue
+        widths = {key: source.width(key) for key in columns}
         for e in file_eps:
-            issues += _check_rows(e, data, columns, require_done)
+            issues += _check_rows(e, data, widths, require_done)
     return issues
 
 
 def _check_rows(
-    e: EpisodeMeta, data: dict[str, np.ndarray], columns: list[str], require_done: bool
+    e: EpisodeMeta, data: dict[str, np.ndarray], widths: dict[str, int], require_done: bool
 ) -> list[Issue]:
     out: list[Issue] = []
     where = np.flatnonzero(data["episode_index"] == e.index)
@@ -163,9 +166,19 @@ def _check_rows(
                     e.index,
                 )
             )
-    for key in columns:
-        if not np.isfinite(data[key][where].astype(np.float64)).all():
-            out.append(Issue("nan_values", f"{key!r} has NaN or infinite values", e.index))
+    order = where[np.argsort(frame, kind="stable")]
+    for key, width in widths.items():
+        values = data[key][order]  # (n,) or (n, K)
+        if values.dtype.kind not in "biuf" or values.size != n * width:
+            got = f"{values.size / n:g}" if values.dtype.kind in "biuf" else str(values.dtype)
+            msg = f"{key!r} rows hold {got} value(s), info.json declares {width} per row"
+            out.append(Issue("column_shape", msg, e.index))
+            continue
+        finite = np.isfinite(values.astype(np.float64).reshape(n, width)).all(axis=1)
+        if not finite.all():
+            n_bad, first = int((~finite).sum()), int(np.argmin(finite))
+            msg = f"{key!r} has NaN or infinite values ({n_bad} rows, first at frame {first})"
+            out.append(Issue("nan_values", msg, e.index))
     if DONE_KEY in data:
         done = data[DONE_KEY][where][np.argsort(frame, kind="stable")]
         done = np.nan_to_num(done.astype(np.float64)).astype(bool)
@@ -216,7 +229,7 @@ def probe_videos(
     failed: dict[Path, VideoError] = {}
     tol = 0.5 / source.fps
     for cam in cameras:
-        h, w, _c, _cf = declared_hwc(source.features[cam])
+        h, w, _c, _cf = declared_hwc(source.features[cam], cam)
         size_reported = False
         for e in episodes:
             ref = e.videos[cam]

@@ -103,12 +103,17 @@ class Watchdog:
 
 
 def watched(
-    items: Iterable[T], watchdog: Watchdog, maxsize: int = 8, poll_s: float = 0.05
+    items: Iterable[T],
+    watchdog: Watchdog,
+    maxsize: int = 8,
+    poll_s: float = 0.05,
+    interrupt: Callable[[], None] | None = None,
 ) -> Iterator[T]:
     """Iterate ``items`` in a worker thread, raising ``StallError`` if it stops yielding.
 
     At most ``maxsize`` items wait in the queue, so memory stays bounded. An exception raised by
     the producer is re-raised here. Closing this generator early asks the producer to stop.
+    ``interrupt`` (if given) is called at least every ``poll_s`` seconds and may raise to stop.
     """
     q: queue.Queue = queue.Queue(maxsize=maxsize)
     stop = threading.Event()
@@ -139,8 +144,11 @@ def watched(
 
     worker = threading.Thread(target=produce, name="decode", daemon=True)
     worker.start()
+    wait_s = 5.0  # for the producer to finish; less when the consumer gives up on it
     try:
         while True:
+            if interrupt is not None:
+                interrupt()
             try:
                 item, exc = q.get(timeout=poll_s)
             except queue.Empty:
@@ -151,7 +159,10 @@ def watched(
                     raise exc
                 return
             yield item
+    except BaseException:
+        wait_s = 1.0  # stopping (interrupt, stall, error): do not wait long on the decoder
+        raise
     finally:
         stop.set()
         if not watchdog.stalled():
-            worker.join(timeout=5.0)
+            worker.join(timeout=wait_s)

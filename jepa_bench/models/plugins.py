@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 from collections.abc import Callable
@@ -93,12 +94,13 @@ def is_plugin_name(name: str) -> bool:
     return ":" in name and name not in MODELS
 
 
-def resolve_model(name: str) -> Callable[..., Any]:
-    """The factory for a registered name, an entry point, ``file.py:attr`` or ``module:attr``."""
+def _is_file_target(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def _split(name: str) -> tuple[str, str]:
     if not isinstance(name, str) or not name.strip():
         raise PluginError(f"a model name must be a non-empty string, got {name!r}")
-    if name in MODELS:  # registered, built-in or from an installed entry point
-        return MODELS.get(name)
     if ":" not in name:
         raise UnknownNameError(
             MODELS.unknown_message(name)
@@ -109,8 +111,67 @@ def resolve_model(name: str) -> Callable[..., Any]:
         raise PluginError(
             f"bad model reference {name!r}: expected file.py:factory or module:factory"
         )
-    if target.endswith(".py") or "/" in target or "\\" in target:
-        return _get_attr(import_file(target), attr, target)
+    return target, attr
+
+
+def _file_of(target: str, base: Path | None) -> Path:
+    """A plug-in file: relative to ``base`` (a record's folder) when it is there, else to the
+    current directory."""
+    path = Path(target).expanduser()
+    if not path.is_absolute() and base is not None and (base / path).is_file():
+        return (base / path).resolve()
+    return path.resolve()
+
+
+def source_file(name: str, base: Path | None = None) -> Path | None:
+    """The source file a non-built-in model comes from, found without importing it (None for a
+    built-in model or when it cannot be told)."""
+    from jepa_bench.registry import BUILTIN_MODELS
+
+    if name in BUILTIN_MODELS:
+        return None
+    if name in MODELS:  # an entry point: its lazy "module:attr", or the factory itself
+        try:
+            return Path(inspect.getsourcefile(MODELS.get(name)) or "")
+        except TypeError:
+            return None
+    target, _ = _split(name)
+    if _is_file_target(target):
+        return _file_of(target, base)
+    try:
+        spec = importlib.util.find_spec(target)
+    except (ImportError, ValueError):
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin else None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def resolve_model(
+    name: str, base: Path | None = None, expect_sha256: str | None = None
+) -> Callable[..., Any]:
+    """The factory for a registered name, an entry point, ``file.py:attr`` or ``module:attr``.
+
+    ``base``: a record's folder, searched first for a relative ``file.py``. ``expect_sha256``:
+    the recorded hash of the model's source file; a file that differs is refused *before* it is
+    imported, so a record never runs code other than the code it was made with.
+    """
+    if expect_sha256 is not None:
+        source = source_file(name, base)
+        if source is None or not source.is_file():
+            raise PluginError(f"model {name!r}: its source file was not found (looked in {base})")
+        if file_sha256(source) != expect_sha256:
+            raise PluginError(
+                f"model {name!r}: {source} is not the file the run was made with "
+                "(its sha256 differs from the record's model_sha256); refusing to import it"
+            )
+    if name in MODELS:  # registered, built-in or from an installed entry point
+        return MODELS.get(name)
+    target, attr = _split(name)
+    if _is_file_target(target):
+        return _get_attr(import_file(_file_of(target, base)), attr, target)
     return _get_attr(_import_module(target), attr, target)
 
 

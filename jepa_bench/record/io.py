@@ -51,6 +51,15 @@ def to_jsonable(obj: Any, where: str = "$") -> Any:
     raise TypeError(f"{where}: {type(obj).__name__} is not JSON serialisable")
 
 
+def move_into_place(tmp: str | Path, path: str | Path) -> None:
+    """``os.replace`` a finished temporary file onto ``path`` with the usual permissions
+    (``mkstemp`` creates files readable by their owner only)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, path)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
     path = Path(path)
@@ -61,7 +70,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        move_into_place(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -118,6 +127,10 @@ def load_record(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise RecordError(f"{path}: not UTF-8 text ({e})") from e
+    except FileNotFoundError:
+        raise RecordError(f"{path}: no such record (a run directory holds result.json)") from None
+    except OSError as e:
+        raise RecordError(f"{path}: cannot be read ({e.strerror})") from None
     return parse_record(text, str(path))
 
 

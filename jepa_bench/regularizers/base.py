@@ -34,6 +34,11 @@ class Schedule:
     def __post_init__(self) -> None:
         if not self.stages:
             raise ValueError("a Schedule needs at least one (start, value) stage")
+        if min(start for start, _ in self.stages) != 0.0:
+            raise ValueError(
+                f"a schedule must say its weight from the start: stages {self.stages} have no "
+                "stage at 0 (e.g. 25@0,50@0.8)"
+            )
         for start, value in self.stages:
             if not 0.0 <= start <= 1.0:
                 raise ValueError(f"schedule start {start!r} is outside [0, 1] (training progress)")

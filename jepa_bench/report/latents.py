@@ -22,7 +22,7 @@ from torch import nn
 from jepa_bench.data.base import WindowSet
 from jepa_bench.data.robot.task import RobotTask
 from jepa_bench.data.robot.windows import RobotWindows, WindowShape
-from jepa_bench.runner import LoadedRun, RunDir, RunDirError
+from jepa_bench.runner import LoadedRun, RunDir
 from jepa_bench.train.checkpoint import load_model
 
 
@@ -57,13 +57,8 @@ def load_run(
 ) -> ReportRun:
     """Rebuild the run's task and model, load its final weights, read its record and log."""
     rundir = RunDir(Path(run_dir))
-    try:
-        loaded = rundir.load(str(device), data_dir)
-        return ReportRun(
-            **vars(loaded), run_dir=rundir.path, record=rundir.record(), log=rundir.log()
-        )
-    except RunDirError as e:
-        raise ValueError(str(e)) from None
+    loaded = rundir.load(str(device), data_dir)  # RunDirError names the file and the problem
+    return ReportRun(**vars(loaded), run_dir=rundir.path, record=rundir.record(), log=rundir.log())
 
 
 @dataclass

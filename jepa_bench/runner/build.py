@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -68,9 +69,16 @@ def build_task(cfg: RunConfig) -> Task:
         raise ConfigError("task_kwargs", f"task {cfg.task!r}: {e}") from None
 
 
-def build_model(cfg: RunConfig, task: Task) -> nn.Module:
-    """The model of ``cfg``, initialised from the run seed and checked against the task."""
-    factory = resolve_model(cfg.model)
+def build_model(cfg: RunConfig, task: Task, base: Path | None = None) -> nn.Module:
+    """The model of ``cfg``, initialised from the run seed and checked against the task.
+
+    ``base``: the folder of the record being rebuilt, searched first for a plug-in model file;
+    a plug-in whose source is not the recorded one (``model_sha256``) is refused unimported.
+    """
+    try:
+        factory = resolve_model(cfg.model, base, cfg.model_sha256)
+    except (UnknownNameError, ValueError) as e:
+        raise ConfigError("model", str(e)) from None
     seed_everything(cfg.seed)
     try:
         model = factory(task.spec, **cfg.model_kwargs)
@@ -82,8 +90,11 @@ def build_model(cfg: RunConfig, task: Task) -> nn.Module:
     return model
 
 
-def build(cfg: RunConfig) -> Built:
-    """Task, seeded model and objective; every setting that needs the task is checked here."""
+def build(cfg: RunConfig, base: Path | None = None) -> Built:
+    """Task, seeded model and objective; every setting that needs the task is checked here.
+
+    ``base``: the folder of a record being rebuilt (see ``build_model``).
+    """
     task = build_task(cfg)
     window = cfg.train.window
     if window > task.spec.seq_len:
@@ -91,7 +102,7 @@ def build(cfg: RunConfig) -> Built:
             "train.window",
             f"{window} frames is longer than task {cfg.task!r}'s windows ({task.spec.seq_len})",
         )
-    model = build_model(cfg, task)
+    model = build_model(cfg, task, base)
     objective = build_objective(cfg.reg, seed=cfg.seed)
     return Built(task, objective.transform_model(model), objective)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -127,31 +128,31 @@ def execute_run(
     untrained = copy.deepcopy(built.model)  # same architecture and seed, never trained
 
     rundir = RunDir(Path(cfg.out) / run_id_for(cfg))
-    if ddp.is_main():
-        rundir.path.mkdir(parents=True, exist_ok=True)
-        rundir.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    summary = train(
-        built.model,
-        built.objective,
-        train_set,
-        cfg.train,
-        device=device,
-        seed=cfg.seed,
-        run_dir=rundir.path,
-        resume=cfg.resume,
-        progress=progress,
-    )
-    if not ddp.is_main():  # rank 0 evaluates and writes the record
-        return {}
-    evals = evaluate_both(cfg, built.task, built.model, untrained, device, progress)
-    times = {
-        "data_s": data_s,
-        "train_s": summary.seconds,
-        "eval_s": evals.seconds,
-        "total_s": time.perf_counter() - t_start,
-    }
-    record = make_record(cfg, rundir, built.task, built.model, summary, evals, times, device)
-    write_record(rundir.result_file, record)
+    with rundir.lock() if ddp.is_main() else nullcontext():
+        if ddp.is_main():
+            rundir.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        summary = train(
+            built.model,
+            built.objective,
+            train_set,
+            cfg.train,
+            device=device,
+            seed=cfg.seed,
+            run_dir=rundir.path,
+            resume=cfg.resume,
+            progress=progress,
+        )
+        if not ddp.is_main():  # rank 0 evaluates and writes the record
+            return {}
+        evals = evaluate_both(cfg, built.task, built.model, untrained, device, progress)
+        times = {
+            "data_s": data_s,
+            "train_s": summary.seconds,
+            "eval_s": evals.seconds,
+            "total_s": time.perf_counter() - t_start,
+        }
+        record = make_record(cfg, rundir, built.task, built.model, summary, evals, times, device)
+        write_record(rundir.result_file, record)
     if leaderboard_dir is not None:
         add_record(leaderboard_dir, record)
         generate_tables(leaderboard_dir)

@@ -15,8 +15,6 @@ request means "not given", except for the settings where ``None`` is a value of 
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,9 +35,9 @@ from jepa_bench.config import (
     check_choice,
     check_keys,
 )
-from jepa_bench.models.plugins import resolve_model
+from jepa_bench.models.plugins import file_sha256, resolve_model, source_file
 from jepa_bench.models.preset import ModelPreset, factory_kwargs
-from jepa_bench.registry import BUILTIN_MODELS, UnknownNameError
+from jepa_bench.registry import UnknownNameError
 from jepa_bench.regularizers.compose import canonical_reg
 
 #: Settings whose ``None`` means something (no limit, every window, the default cache).
@@ -80,21 +78,14 @@ def model_factory(name: str) -> Callable[..., Any]:
         raise ConfigError("model", str(e)) from None
 
 
-def model_source_sha256(name: str, factory: Callable[..., Any]) -> str | None:
+def model_source_sha256(name: str) -> str | None:
     """The sha256 of a plug-in model's source file (None for built-in models).
 
-    It is part of the config, so a changed model file never reuses an earlier run's results.
+    It is part of the config, so a changed model file never reuses an earlier run's results,
+    and a record is never re-evaluated with code other than its own.
     """
-    if name in BUILTIN_MODELS:
-        return None
-    target = factory.build if isinstance(factory, ModelPreset) else factory
-    try:
-        source = inspect.getsourcefile(target)
-    except TypeError:
-        source = None
-    if source is None or not Path(source).is_file():
-        return None
-    return hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    source = source_file(name)
+    return file_sha256(source) if source is not None and source.is_file() else None
 
 
 def _check_model_kwargs(name: str, factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
@@ -149,7 +140,7 @@ def resolve(request: Mapping[str, Any] | None = None) -> RunConfig:
         budget=budget,
         reg=reg,
         model_kwargs=model_kwargs,
-        model_sha256=model_source_sha256(model, factory),
+        model_sha256=model_source_sha256(model),
         train=TrainConfig(**train),
         eval=EvalConfig(**evals),
     )

@@ -9,7 +9,11 @@ config), train_log.jsonl, model.safetensors, train_state.safetensors and result.
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from jepa_bench.train.loop import LOG_FILE
 
 CONFIG_FILE = "config.yaml"
 RESULT_FILE = "result.json"
+LOCK_FILE = ".lock"  # held by the process running the config
 
 
 class RunDirError(ValueError):
@@ -46,17 +51,22 @@ class LoadedRun:
 
 
 def load_trained(
-    cfg: RunConfig, checkpoint: Path, device: str = "cpu", data_dir: str | None = None
+    cfg: RunConfig,
+    checkpoint: Path,
+    device: str = "cpu",
+    data_dir: str | None = None,
+    base: Path | None = None,
 ) -> LoadedRun:
     """Build ``cfg``'s task and model and load ``checkpoint`` into the model.
 
     ``data_dir`` replaces the config's (the task's data are the same wherever they are cached).
-    Raises ``RunDirError`` when the weights do not fit the model.
+    ``base``: the record's folder, searched first for a plug-in model's file (whose code then
+    runs: rebuild only records you trust). Raises ``RunDirError`` when the weights do not fit.
     """
     if data_dir is not None:
         cfg = replace(cfg, data_dir=data_dir)
     dev = pick_device(device)
-    built = build(cfg)  # seeds before init: this model is the untrained twin
+    built = build(cfg, base)  # seeds before init: this model is the untrained twin
     model = copy.deepcopy(built.model)
     try:
         step = load_model(model, checkpoint)
@@ -88,6 +98,31 @@ class RunDir:
     @property
     def log_file(self) -> Path:
         return self.path / LOG_FILE
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for one process; a second run of the same config fails at once.
+
+        Two processes training one config would overwrite each other's checkpoints and log.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / LOCK_FILE, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                raise RunDirError(
+                    f"{self.path} is in use by another run of the same config "
+                    f"(process {f.read().strip() or '?'}); wait for it or use another --out"
+                ) from None
+            f.seek(0)
+            f.truncate()
+            f.write(str(os.getpid()))
+            f.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def config(self) -> RunConfig:
         """The resolved config the run was made with."""
@@ -124,4 +159,4 @@ class RunDir:
         cfg = self.config()
         if not self.model_file.is_file():
             raise RunDirError(f"{self.path}: no {MODEL_FILE}; was the run interrupted?")
-        return load_trained(cfg, self.model_file, device, data_dir)
+        return load_trained(cfg, self.model_file, device, data_dir, base=self.path)

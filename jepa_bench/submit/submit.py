@@ -22,7 +22,7 @@ import yaml
 
 from jepa_bench.config import ConfigError, RunConfig
 from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
-from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record
+from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record, move_into_place
 from jepa_bench.record.verification import strip_verification
 from jepa_bench.runner.build import build_task
 from jepa_bench.runner.rundir import CONFIG_FILE, RESULT_FILE
@@ -181,7 +181,7 @@ def _copy_atomic(src: Path, dest: Path, sha256: str) -> None:
         shutil.copyfile(src, tmp)
         if file_sha256(Path(tmp)) != sha256:
             raise OSError(f"copying {src} to {dest} changed its content")
-        os.replace(tmp, dest)
+        move_into_place(tmp, dest)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

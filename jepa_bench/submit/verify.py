@@ -90,6 +90,7 @@ def locate_checkpoint(
 
 def _recompute(
     record: dict[str, Any],
+    record_file: Path,
     checkpoint: Path,
     device: str,
     data_dir: str | None,
@@ -108,7 +109,7 @@ def _recompute(
         ),
     )  # fmt: skip
     try:
-        run = load_trained(cfg, checkpoint, device)
+        run = load_trained(cfg, checkpoint, device, base=record_file.parent)
     except RunDirError as e:
         return "failed", [f"checkpoint: {e}"], {}, None, device
     except Exception as e:  # a model or task that cannot be built here
@@ -180,7 +181,7 @@ def verify_record(
         return result
     want_twin = untrained and bool(record.get("untrained_metrics"))
     status, problems, metrics, twin, used = _recompute(
-        record, ckpt, device, data_dir, want_twin, progress
+        record, record_file, ckpt, device, data_dir, want_twin, progress
     )
     result.problems += problems
     if status is not None:

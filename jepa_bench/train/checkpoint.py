@@ -8,25 +8,38 @@ renamed, so an interrupted save never leaves a file that looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from jepa_bench.record.io import move_into_place
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "train_state.safetensors"
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from: missing, unreadable, or out of step."""
+
+
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata)
-    os.replace(tmp, path)
+    # a temporary name of this writer's own, so two processes never share one
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata)
+        move_into_place(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def save_model(model: nn.Module, run_dir: Path, step: int) -> Path:
@@ -44,22 +57,42 @@ def save_model(model: nn.Module, run_dir: Path, step: int) -> Path:
     return path
 
 
+def saved_step(path: Path) -> int:
+    """The training step a checkpoint file was saved at (from its metadata)."""
+    with safe_open(str(path), framework="pt") as f:
+        return int((f.metadata() or {}).get("step", "0"))
+
+
 def load_model(model: nn.Module, path: Path) -> int:
     """Load weights saved by ``save_model``; returns the step they were saved at."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        step = int((f.metadata() or {}).get("step", "0"))
+    step = saved_step(path)
     model.load_state_dict(load_file(str(path)))
     return step
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def resume_step(run_dir: Path) -> int:
+    """The step a run directory can resume from; ``CheckpointError`` names what is wrong.
+
+    Both files must exist, open, and come from the same step: weights of one step with the
+    optimiser state of another would resume silently into a different run.
+    """
+    files = {name: Path(run_dir) / name for name in (MODEL_FILE, STATE_FILE)}
+    steps = {}
+    for name, path in files.items():
+        if not path.is_file():
+            raise CheckpointError(f"cannot resume: {path} is missing")
+        try:
+            steps[name] = saved_step(path)
+        except Exception as e:  # a truncated or foreign file
+            raise CheckpointError(
+                f"cannot resume: {path} is not a readable checkpoint ({e})"
+            ) from None
+    if steps[MODEL_FILE] != steps[STATE_FILE]:
+        raise CheckpointError(
+            f"cannot resume: {files[MODEL_FILE]} is from step {steps[MODEL_FILE]} but "
+            f"{files[STATE_FILE]} from step {steps[STATE_FILE]}; they must be saved together"
+        )
+    return steps[STATE_FILE]
 
 
 def save_train_state(
@@ -109,8 +142,6 @@ def load_train_state(
     objective: nn.Module | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Restore what ``save_train_state`` wrote; returns (step, extra)."""
-    from safetensors import safe_open
-
     path = Path(run_dir) / STATE_FILE
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}

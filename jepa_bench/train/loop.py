@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -126,13 +126,27 @@ def _to_tensor(x: np.ndarray, device: torch.device) -> torch.Tensor:
 
 @dataclass
 class _Session:
-    """What one call of ``train`` works with."""
+    """What one call of ``train`` works with; totals carry over from resumed segments."""
 
     opt: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LambdaLR
     np_rng: np.random.Generator
     start: int
     step_fn: Callable[[torch.Tensor, torch.Tensor], TrainLatents]
+    seconds_before: float = 0.0  # training time of earlier segments
+    samples_before: int = 0
+
+
+def _resume(model: nn.Module, objective: Objective, run_dir: Path, s: _Session) -> None:
+    """Load the run directory's last checkpoint into ``model`` and ``s`` (if it has one)."""
+    files = [run_dir / ckpt.MODEL_FILE, run_dir / ckpt.STATE_FILE]
+    if not any(f.exists() for f in files):
+        return  # never checkpointed: nothing to resume, start from step 0
+    ckpt.resume_step(run_dir)  # both files present, readable and of one step
+    ckpt.load_model(model, files[0])
+    s.start, extra = ckpt.load_train_state(run_dir, s.opt, s.sched, s.np_rng, objective)
+    s.seconds_before = float(extra.get("seconds", 0.0))
+    s.samples_before = int(extra.get("samples", 0))
 
 
 def _session(
@@ -151,11 +165,6 @@ def _session(
     objective.to(device)
     opt = build_optimizer(model, settings.optimizer, settings.lr, settings.weight_decay)
     sched = build_scheduler(opt, settings.steps, settings.warmup_frac)
-    np_rng = np.random.default_rng(seed)
-    start = 0
-    if resume and (run_dir / ckpt.STATE_FILE).exists():
-        ckpt.load_model(model, run_dir / ckpt.MODEL_FILE)
-        start, _ = ckpt.load_train_state(run_dir, opt, sched, np_rng, objective)
     step_fn: Callable[[torch.Tensor, torch.Tensor], TrainLatents]
     if ddp.is_distributed():
         wrapped = torch.nn.parallel.DistributedDataParallel(ddp.TrainStep(model))
@@ -166,35 +175,56 @@ def _session(
     else:
         train_latents = cast(WorldModel, model).train_latents
         step_fn = torch.compile(train_latents) if settings.compile else train_latents
-    return _Session(opt, sched, np_rng, start, step_fn)
+    s = _Session(opt, sched, np.random.default_rng(seed), 0, step_fn)
+    if resume:
+        _resume(model, objective, run_dir, s)
+    return s
 
 
 def _checkpoint(
     model: nn.Module,
     objective: Objective,
     s: _Session,
-    settings: TrainConfig,
     run_dir: Path,
     done: int,
+    totals: tuple[float, int],
+    snapshot: bool = False,
 ) -> None:
-    """A resumable checkpoint after ``done`` steps (and a snapshot copy when asked for)."""
+    """Weights and train state after ``done`` steps, saved together (and a snapshot copy)."""
     path = ckpt.save_model(model, run_dir, done)
-    if settings.keep_snapshots:  # for checkpoint comparisons in reports
+    if snapshot:  # for checkpoint comparisons in reports
         shutil.copyfile(path, run_dir / f"model_step{done}.safetensors")
-    ckpt.save_train_state(run_dir, done, s.opt, s.sched, s.np_rng, objective=objective)
+    extra = {"seconds": totals[0], "samples": totals[1]}
+    ckpt.save_train_state(run_dir, done, s.opt, s.sched, s.np_rng, extra, objective=objective)
 
 
 def _stop_non_finite(
-    model: nn.Module, run_dir: Path, step: int, terms: dict[str, float], main: bool
+    model: nn.Module, run_dir: Path, step: int, what: str, terms: dict[str, float], main: bool
 ) -> None:
     """Keep the last good weights and raise ``NonFiniteLossError`` naming the step and terms."""
     if main:  # the weights are still those before this step
         ckpt.save_model(model, run_dir, step)
     bad = ", ".join(f"{k}={v}" for k, v in terms.items())
     raise NonFiniteLossError(
-        f"non-finite loss at step {step} ({bad}); training stopped and the last good "
+        f"non-finite {what} at step {step} ({bad}); training stopped and the last good "
         f"weights (before step {step}) were saved to {run_dir / ckpt.MODEL_FILE}"
     )
+
+
+def _open_log(run_dir: Path, start: int) -> Any:
+    """The training log, keeping the rows of steps before ``start`` (a resumed run's own)."""
+    path = run_dir / LOG_FILE
+    kept = []
+    if start and path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line).get("step", start) < start:
+                    kept.append(line + "\n")
+            except (json.JSONDecodeError, AttributeError):
+                continue  # a line cut by the interruption
+    log = open(path, "w")
+    log.writelines(kept)
+    return log
 
 
 def train(
@@ -213,44 +243,40 @@ def train(
 
     Under a torch.distributed process group (torchrun), ``settings.batch_size`` is the global
     batch: each rank trains on its share, gradients are averaged by DDP, regularisers see global
-    statistics, and only rank 0 logs and writes checkpoints.
+    statistics, and only rank 0 logs and writes checkpoints. ``resume`` continues from the run
+    directory's checkpoint; the summary's time and samples then count every segment.
     """
     run_dir = Path(run_dir)
     main = ddp.is_main()
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
     s = _session(model, objective, settings, device, seed, run_dir, resume)
-    start = s.start
-    log = open(run_dir / LOG_FILE, "a" if start else "w") if main else None
-    t0 = time.perf_counter()
-    samples = 0
-    terms_f: dict[str, float] = {}
-    stopped = None
+    start, done = s.start, s.start
+    log = _open_log(run_dir, start) if main and start < settings.steps else None
+    t0, samples, terms_f, stopped = time.perf_counter(), 0, {}, None
     bar = tqdm(
         total=settings.steps, initial=start, desc="train", disable=not (progress and main),
         unit="step",
     )  # fmt: skip
-    step = start
     try:
         batches = _prefetch(data, settings.batch_size, seed, start, settings.steps, settings.window)
         for step, batch in enumerate(batches, start=start):
-            obs = _to_tensor(batch.obs, device)
-            actions = _to_tensor(batch.actions, device)
-            progress_frac = step / max(settings.steps - 1, 1)
+            obs, actions = _to_tensor(batch.obs, device), _to_tensor(batch.actions, device)
             with autocast_for(device, settings.precision):
-                lat = s.step_fn(obs, actions)
-                terms = objective(lat, progress_frac)
+                terms = objective(s.step_fn(obs, actions), step / max(settings.steps - 1, 1))
             terms_f = _mean_over_ranks(terms)
             if not math.isfinite(terms_f["loss"]):
-                _stop_non_finite(model, run_dir, step, terms_f, main)
+                _stop_non_finite(model, run_dir, step, "loss", terms_f, main)
             s.opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+            if not math.isfinite(float(gnorm)):  # a finite loss can still give NaN gradients
+                _stop_non_finite(model, run_dir, step, "gradient", terms_f, main)
             s.opt.step()
             s.sched.step()
-            samples += len(batch)
+            done, samples = step + 1, samples + len(batch)
             elapsed = time.perf_counter() - t0
-            if log and (step % settings.log_every == 0 or step == settings.steps - 1):
+            if log and (step % settings.log_every == 0 or done == settings.steps):
                 row = {"step": step, "lr": s.sched.get_last_lr()[0], "grad_norm": float(gnorm)}
                 row.update(terms_f)
                 row.update(elapsed_s=round(elapsed, 3), samples_per_s=round(samples / elapsed, 3))
@@ -259,20 +285,18 @@ def train(
             bar.update(1)
             bar.set_postfix(loss=f"{terms_f['loss']:.4g}")
             every = settings.checkpoint_every
-            if main and every and (step + 1) % every == 0 and step + 1 < settings.steps:
-                _checkpoint(model, objective, s, settings, run_dir, step + 1)
+            if main and every and done % every == 0 and done < settings.steps:
+                totals = (s.seconds_before + elapsed, s.samples_before + samples)
+                _checkpoint(model, objective, s, run_dir, done, totals, settings.keep_snapshots)
             if settings.max_minutes is not None and elapsed > 60 * settings.max_minutes:
-                stopped = (
-                    f"wall-clock limit of {settings.max_minutes} min reached at step {step + 1}"
-                )
+                stopped = f"wall-clock limit of {settings.max_minutes} min reached at step {done}"
                 break
     finally:
         bar.close()
         if log:
             log.close()
-    done = step + 1 if settings.steps > start else start
-    if main:
-        ckpt.save_model(model, run_dir, done)
-        ckpt.save_train_state(run_dir, done, s.opt, s.sched, s.np_rng, objective=objective)
+    seconds = s.seconds_before + (time.perf_counter() - t0 if done > start else 0.0)
+    if main and done > start:  # a finished run resumed again trains and writes nothing
+        _checkpoint(model, objective, s, run_dir, done, (seconds, s.samples_before + samples))
     model.eval()
-    return TrainSummary(done, time.perf_counter() - t0, samples, terms_f, stopped)
+    return TrainSummary(done, seconds, s.samples_before + samples, terms_f, stopped)

@@ -20,6 +20,7 @@ import numpy as np
 
 from jepa_bench.data.base import cache_root
 from jepa_bench.data.wall_door.generate import FIELDS, SPLITS, TASK_VERSION
+from jepa_bench.record.io import move_into_place
 
 META = "__meta__"
 
@@ -64,8 +65,7 @@ def save(path: Path, splits: dict[str, dict[str, np.ndarray]], key: dict[str, ob
             np.savez(fh, **cast(dict[str, Any], arrays))
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -4,6 +4,8 @@ The offline default goes through the same path as real data: episodes are render
 AV1 mp4 (several episodes per file, as LeRobot v3.0 does) with parquet tables, then converted by
 ``jepa_bench.convert`` to the LeWM HDF5 layout. The cache folder is keyed by the simulator version,
 data seed and sizes, and is built under a temporary name and renamed into place when complete.
+An encoder failure (SVT-AV1 can fail under memory or CPU pressure) is retried a few times; if it
+keeps failing, ``SimDataError`` says so, and no temporary folder is left behind either way.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 from jepa_bench.convert.layout import open_lewm_h5
@@ -37,6 +41,12 @@ EPISODES_PER_FILE = 20
 ENCODER = {"crf": 30, "gop": 2, "encoder_options": {"preset": "8"}}
 H5_NAME = "arm_sim.h5"
 KEY_NAME = "key.json"
+ENCODER_ATTEMPTS = 3  # tries of the whole LeRobot dataset before giving up on the encoder
+RETRY_DELAY_S = 2.0  # wait before try k + 1: k * RETRY_DELAY_S (load often passes)
+
+
+class SimDataError(RuntimeError):
+    """The simulated dataset could not be generated; the message says what failed and what to do."""
 
 
 def episode_dicts(
@@ -79,6 +89,38 @@ def write_sim_lerobot(
         },
         **ENCODER,
     )
+
+
+def write_sim_lerobot_retrying(
+    root: Path, n: int, data_seed: int, image_size: int, duration_scale: float
+) -> Path:
+    """``write_sim_lerobot``, retried from scratch when the video encoder fails.
+
+    The data is a function of the seed, so a retry writes the same dataset. After
+    ``ENCODER_ATTEMPTS`` failures, raises ``SimDataError``; the partial folder is removed each time.
+    """
+    for attempt in range(1, ENCODER_ATTEMPTS + 1):
+        try:
+            return write_sim_lerobot(root, n, data_seed, image_size, duration_scale)
+        except av.error.FFmpegError as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            if attempt == ENCODER_ATTEMPTS:
+                raise SimDataError(
+                    f"arm_sim: the AV1 video encoder ({ENCODER['encoder_options']} via PyAV "
+                    f"libsvtav1) failed {attempt} times while writing the simulated LeRobot "
+                    f"dataset; last error: {type(exc).__name__}: {exc}. This is usually memory "
+                    "or CPU pressure: run again when the machine is less busy, or with fewer "
+                    "parallel jobs (OMP_NUM_THREADS=1), or with fewer episodes "
+                    "(--task-arg=episodes=N). Nothing was cached."
+                ) from exc
+            warnings.warn(
+                f"arm_sim: the AV1 video encoder failed ({type(exc).__name__}: {exc}); "
+                f"retrying ({attempt + 1} of {ENCODER_ATTEMPTS})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            time.sleep(RETRY_DELAY_S * attempt)
+    raise AssertionError("unreachable")
 
 
 def convert_sim(root: Path, out: Path) -> Path:
@@ -151,7 +193,9 @@ def ensure_sim_data(
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir(parents=True)
     try:
-        src = write_sim_lerobot(tmp / "lerobot", episodes, data_seed, image_size, duration_scale)
+        src = write_sim_lerobot_retrying(
+            tmp / "lerobot", episodes, data_seed, image_size, duration_scale
+        )
         convert_sim(src, tmp / H5_NAME)
         if not keep_lerobot:
             shutil.rmtree(src)
