@@ -199,7 +199,7 @@ def test_a_non_finite_gradient_is_never_applied(tmp_path):
 
 
 def test_a_huge_learning_rate_keeps_finite_last_good_weights(tmp_path):
-    """With lr 1e30 training stops at the first non-finite value, and the kept weights are finite."""
+    """With lr 1e30 training stops at the first non-finite value; the kept weights are finite."""
     with pytest.raises(NonFiniteLossError):
         _train(tmp_path, _settings(lr=1e30, steps=20))
     weights = ckpt.load_file(str(tmp_path / ckpt.MODEL_FILE))

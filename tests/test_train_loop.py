@@ -10,8 +10,9 @@ from jepa_bench.config import TrainConfig as TrainSettings
 from jepa_bench.models.convnext_mlp import CONVNEXT_MLP_SMOKE as convnext_mlp_smoke
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.regularizers.vicreg import VICReg
+from jepa_bench.train.batches import batch_order
 from jepa_bench.train.checkpoint import MODEL_FILE, load_model
-from jepa_bench.train.loop import NonFiniteLossError, batch_order, train
+from jepa_bench.train.loop import NonFiniteLossError, train
 from tests.helpers import ToyTask, ToyWindows
 
 SETTINGS = dict(

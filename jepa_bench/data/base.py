@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
+import torch
 from torch import Tensor
 
 CACHE_ENV_VAR = "JEPA_BENCH_CACHE"
@@ -54,14 +55,58 @@ class Batch:
         return int(self.obs.shape[0])
 
 
+@dataclass
+class TensorBatch:
+    """A batch as tensors on the device the model runs on."""
+
+    obs: Tensor  # (B, T, C, H, W) float32
+    actions: Tensor  # (B, T-1, A) float32
+    targets: dict[str, Tensor] = field(default_factory=dict)  # name -> (B, T, K) float32
+
+    def __len__(self) -> int:
+        return int(self.obs.shape[0])
+
+
 class WindowSet(Protocol):
-    """A finite, indexable set of windows."""
+    """A finite, indexable set of windows.
+
+    A window set may also define ``device_batch(idx, device) -> TensorBatch`` to make batches
+    on the device itself (wall_door renders its frames there); ``batch_on`` uses it on GPUs.
+    """
 
     def __len__(self) -> int: ...
 
     def batch(self, idx: np.ndarray) -> Batch:
         """The windows at ``idx`` (1-D int array) as one batch."""
         ...
+
+
+def to_device(batch: Batch, device: torch.device) -> TensorBatch:
+    """A host batch on ``device`` (through pinned memory to a GPU, copied asynchronously)."""
+
+    def move(x: np.ndarray) -> Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if device.type == "cuda":
+            return t.pin_memory().to(device, non_blocking=True)
+        return t.to(device)
+
+    return TensorBatch(
+        move(batch.obs), move(batch.actions), {k: move(v) for k, v in batch.targets.items()}
+    )
+
+
+def batch_on(
+    ws: WindowSet, idx: np.ndarray, device: torch.device, on_device: bool | None = None
+) -> TensorBatch:
+    """The windows at ``idx`` as tensors on ``device``.
+
+    ``on_device`` (default: on any device but the CPU) uses the window set's own
+    ``device_batch`` when it has one; the CPU default is the host path, which is faster there.
+    """
+    make = getattr(ws, "device_batch", None)
+    if make is not None and (device.type != "cpu" if on_device is None else on_device):
+        return make(np.asarray(idx), device)
+    return to_device(ws.batch(np.asarray(idx)), device)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from jepa_bench.data.base import WindowSet
+from jepa_bench.data.base import WindowSet, batch_on
 from jepa_bench.models.protocol import WorldModel
 
 LATENT_BATCH = 64  # windows per forward pass when computing latents
@@ -95,11 +95,10 @@ class LatentCache:
             leave=False,
         )
         for lo in bar:
-            batch = windows.batch(np.arange(lo, min(lo + LATENT_BATCH, n)))
+            batch = batch_on(windows, np.arange(lo, min(lo + LATENT_BATCH, n)), self.device)
             b, t = batch.obs.shape[:2]
-            frames = batch.obs[:, :1] if mode == "rollout" else batch.obs  # rollout sees t=0 only
-            obs = torch.as_tensor(frames, dtype=torch.float32, device=self.device)
-            act = torch.as_tensor(batch.actions, dtype=torch.float32, device=self.device)
+            obs = batch.obs[:, :1] if mode == "rollout" else batch.obs  # rollout sees t=0 only
+            act = batch.actions
             # obs: (B, T or 1, C, H, W); act: (B, T-1, A)
             if mode == "rollout":
                 z = self.model.rollout(obs[:, 0], act)
@@ -115,7 +114,7 @@ class LatentCache:
                 )
             zs.append(z.detach().float().cpu())  # z: (B, T, D)
             for key, value in batch.targets.items():
-                targets.setdefault(key, []).append(np.asarray(value, dtype=np.float32))
+                targets.setdefault(key, []).append(value.float().cpu().numpy())
         return SplitLatents(
             z=torch.cat(zs), targets={k: np.concatenate(v) for k, v in targets.items()}
         )

@@ -50,9 +50,11 @@ class Branch(nn.Module):
         dropout: float,
         channels_last: bool = True,
         chunk_bytes: int = 30_000_000,
+        scale_stem: bool = True,
     ) -> None:
         super().__init__()
         self.channels_last = channels_last
+        self.scale_stem = scale_stem
         self.width = width
         self.chunk_bytes = chunk_bytes
         self.stem = nn.Conv2d(in_ch, width, 1, bias=False)
@@ -73,10 +75,19 @@ class Branch(nn.Module):
                 return torch.cat([self._forward(c) for c in x.split(n)], dim=0)
         return self._forward(x)
 
-    def _forward(self, x: Tensor) -> Tensor:
+    def _stem(self, x: Tensor) -> Tensor:
+        # x: (N, c, H, W) -> (N, width, H, W). A 1x1 convolution of one input channel is a
+        # per-channel scaling: the same numbers, and 2.3x faster forward + backward on CPU.
+        if self.scale_stem and x.shape[1] == 1:
+            h = x * self.stem.weight.view(1, -1, 1, 1)
+        else:
+            h = self.stem(x)
         if self.channels_last:  # 1.4x faster depthwise convs on CPU
-            x = x.contiguous(memory_format=torch.channels_last)
-        h = self.pool(self.blocks(self.stem(x)))  # (N, width, pool, pool)
+            h = h.contiguous(memory_format=torch.channels_last)
+        return h
+
+    def _forward(self, x: Tensor) -> Tensor:
+        h = self.pool(self.blocks(self._stem(x)))  # (N, width, pool, pool)
         return self.drop(self.norm(self.head(h.flatten(1))))
 
 
@@ -114,6 +125,7 @@ class ConvNeXtMLP(nn.Module):
         channels_last: bool = True,
         encode_static_once: bool = True,
         chunk_bytes: int = 30_000_000,
+        scale_stem: bool = True,
     ) -> None:
         super().__init__()
         groups = spec.channel_groups or {"all": tuple(range(spec.obs_shape[0]))}
@@ -122,7 +134,17 @@ class ConvNeXtMLP(nn.Module):
         self.static = [g for g in static if g in self.groups]
         self.branches = nn.ModuleDict(
             {
-                g: Branch(len(ch), width, depth, pool, dim, dropout, channels_last, chunk_bytes)
+                g: Branch(
+                    len(ch),
+                    width,
+                    depth,
+                    pool,
+                    dim,
+                    dropout,
+                    channels_last,
+                    chunk_bytes,
+                    scale_stem,
+                )
                 for g, ch in self.groups.items()
             }
         )

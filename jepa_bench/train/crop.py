@@ -6,9 +6,11 @@ distributed run crops exactly as a single process does and ``--resume`` replays 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
-from jepa_bench.data.base import Batch
+from jepa_bench.data.base import Batch, TensorBatch
 
 
 def crop_offsets(n: int, length: int, window: int, seed: int, step: int) -> np.ndarray:
@@ -20,8 +22,14 @@ def crop_offsets(n: int, length: int, window: int, seed: int, step: int) -> np.n
     return np.random.default_rng([seed, step, 0xC0]).integers(0, length - window + 1, size=n)
 
 
-def crop_batch(batch: Batch, window: int, offsets: np.ndarray) -> Batch:
-    """``window`` frames of each window from its offset: obs, the actions between them, targets."""
+B = TypeVar("B", Batch, TensorBatch)
+
+
+def crop_batch(batch: B, window: int, offsets: np.ndarray) -> B:
+    """``window`` frames of each window from its offset: obs, the actions between them, targets.
+
+    Works on host batches (numpy) and device batches (torch) alike.
+    """
     b, t = batch.obs.shape[:2]
     if window >= t:
         return batch
@@ -29,8 +37,8 @@ def crop_batch(batch: Batch, window: int, offsets: np.ndarray) -> Batch:
         raise ValueError(f"offsets must be {b} starts in [0, {t - window}], got {offsets}")
     rows = np.arange(b)[:, None]
     frames = offsets[:, None] + np.arange(window)[None]  # (B, W)
-    return Batch(
-        obs=batch.obs[rows, frames],
-        actions=batch.actions[rows, frames[:, :-1]],
-        targets={k: v[rows, frames] for k, v in batch.targets.items()},
+    return type(batch)(
+        batch.obs[rows, frames],
+        batch.actions[rows, frames[:, :-1]],
+        {k: v[rows, frames] for k, v in batch.targets.items()},
     )

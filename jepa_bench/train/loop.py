@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-import queue
 import shutil
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +25,11 @@ from tqdm.auto import tqdm
 
 from jepa_bench import distributed as ddp
 from jepa_bench.config import TrainConfig
-from jepa_bench.data.base import Batch, WindowSet
+from jepa_bench.data.base import WindowSet
 from jepa_bench.models.protocol import TrainLatents, WorldModel
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.train import checkpoint as ckpt
-from jepa_bench.train.crop import crop_batch, crop_offsets
+from jepa_bench.train.batches import prefetch
 from jepa_bench.train.optim import build_optimizer, build_scheduler
 
 LOG_FILE = "train_log.jsonl"
@@ -48,56 +46,6 @@ class TrainSummary:
     samples: int
     last_terms: dict[str, float] = field(default_factory=dict)
     stopped_early: str | None = None
-
-
-def batch_order(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
-    """Indices of the batch at ``step``: epoch-wise permutations seeded by (seed, epoch)."""
-    per_epoch = max(n // batch_size, 1)
-    epoch, pos = divmod(step, per_epoch)
-    perm = np.random.default_rng([seed, epoch]).permutation(n)
-    idx = perm[pos * batch_size : (pos + 1) * batch_size]
-    return idx if len(idx) else perm[:batch_size]
-
-
-def _prefetch(
-    data: WindowSet, bs: int, seed: int, start: int, stop: int, window: int = 0
-) -> Iterator[Batch]:
-    """Build batches in a background thread so data work overlaps the model step.
-
-    ``window`` > 0 crops every window to that many frames at a seeded random offset.
-    """
-    q: queue.Queue = queue.Queue(maxsize=2)
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            for step in range(start, stop):
-                if done.is_set():
-                    return
-                idx = batch_order(len(data), bs, seed, step)
-                share = np.arange(len(idx))
-                if ddp.is_distributed():  # this rank's contiguous share of the global batch
-                    share = np.array_split(share, ddp.world_size())[ddp.rank()]
-                batch = data.batch(idx[share])
-                if window:
-                    starts = crop_offsets(len(idx), batch.obs.shape[1], window, seed, step)
-                    batch = crop_batch(batch, window, starts[share])
-                q.put(batch)
-        except BaseException as exc:  # surfaced in the consumer
-            q.put(exc)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    try:
-        for _ in range(start, stop):
-            item = q.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        done.set()
-        while not q.empty():
-            q.get_nowait()
 
 
 def _mean_over_ranks(terms: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -118,10 +66,6 @@ def autocast_for(device: torch.device, precision: str):
     if use_bf16:
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
-
-
-def _to_tensor(x: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
 
 
 @dataclass
@@ -238,6 +182,7 @@ def train(
     run_dir: Path,
     resume: bool = False,
     progress: bool = True,
+    on_device: bool | None = None,
 ) -> TrainSummary:
     """Train ``model`` in place; writes the log and checkpoints into ``run_dir``.
 
@@ -245,6 +190,7 @@ def train(
     batch: each rank trains on its share, gradients are averaged by DDP, regularisers see global
     statistics, and only rank 0 logs and writes checkpoints. ``resume`` continues from the run
     directory's checkpoint; the summary's time and samples then count every segment.
+    ``on_device``: make batches with the data's own device path (default: on GPUs only).
     """
     run_dir = Path(run_dir)
     main = ddp.is_main()
@@ -259,9 +205,12 @@ def train(
         unit="step",
     )  # fmt: skip
     try:
-        batches = _prefetch(data, settings.batch_size, seed, start, settings.steps, settings.window)
+        batches = prefetch(
+            data, settings.batch_size, seed, start, settings.steps, settings.window, device,
+            on_device,
+        )  # fmt: skip
         for step, batch in enumerate(batches, start=start):
-            obs, actions = _to_tensor(batch.obs, device), _to_tensor(batch.actions, device)
+            obs, actions = batch.obs, batch.actions
             with autocast_for(device, settings.precision):
                 terms = objective(s.step_fn(obs, actions), step / max(settings.steps - 1, 1))
             terms_f = _mean_over_ranks(terms)

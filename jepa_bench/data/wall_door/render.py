@@ -7,6 +7,8 @@ location (value 1.0 at the exact location). Channel 1 holds the border lines and
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from jepa_bench.data.wall_door.physics import BORDER_HI, BORDER_LO, DOOR_HALF, IMG_SIZE, WALL_HALF
 
@@ -56,4 +58,31 @@ def render(locations: np.ndarray, layouts: np.ndarray) -> np.ndarray:
     obs = np.empty((b, t, 2, IMG_SIZE, IMG_SIZE), dtype=np.float32)
     render_agent(locations, out=obs[:, :, 0])
     obs[:, :, 1] = render_walls(layouts)[:, None]  # static within a trajectory
+    return obs
+
+
+def render_torch(locations: Tensor, layouts: Tensor) -> Tensor:
+    """``render`` in torch, on the tensors' device: (B, T, 2, 65, 65) float32.
+
+    Training renders batches here from the compact trajectories, so on a GPU observations are
+    made where they are used (no host rendering and copying); tests check it equals ``render``.
+    """
+    b, t = locations.shape[:2]
+    grid = torch.arange(IMG_SIZE, dtype=torch.float32, device=locations.device)
+    loc = locations.to(torch.float32)
+    inv = -0.5 / DOT_STD**2
+    gx = torch.exp(inv * (grid - loc[..., 0:1]) ** 2)  # (B, T, 65) over columns
+    gy = torch.exp(inv * (grid - loc[..., 1:2]) ** 2)  # (B, T, 65) over rows
+    obs = torch.empty(b, t, 2, IMG_SIZE, IMG_SIZE, dtype=torch.float32, device=locations.device)
+    torch.mul(gy[..., :, None], gx[..., None, :], out=obs[:, :, 0])
+    wx = layouts[:, 0].to(torch.float32)[:, None, None]
+    dy = layouts[:, 1].to(torch.float32)[:, None, None]
+    wall = (torch.abs(grid[None, None, :] - wx) <= WALL_HALF) & (
+        torch.abs(grid[None, :, None] - dy) > DOOR_HALF
+    )  # (B, 65, 65)
+    walls = wall.to(torch.float32)
+    lo, hi = int(BORDER_LO), int(BORDER_HI)
+    walls[:, [lo, hi], :] = 1.0
+    walls[:, :, [lo, hi]] = 1.0
+    obs[:, :, 1] = walls[:, None]  # static within a trajectory
     return obs

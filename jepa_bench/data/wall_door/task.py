@@ -6,9 +6,17 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from jepa_bench.config import BUDGET_NAMES, check_bool, check_choice, check_int
-from jepa_bench.data.base import Batch, PlanningSuite, ProbeSuite, TaskSpec, cache_root
+from jepa_bench.data.base import (
+    Batch,
+    PlanningSuite,
+    ProbeSuite,
+    TaskSpec,
+    TensorBatch,
+    cache_root,
+)
 from jepa_bench.data.wall_door import cache as cache_mod
 from jepa_bench.data.wall_door import physics as ph
 from jepa_bench.data.wall_door.actions import STEP_HI
@@ -24,7 +32,7 @@ from jepa_bench.data.wall_door.generate import (
     generate_all,
 )
 from jepa_bench.data.wall_door.oracle import oracle_cost, random_actions
-from jepa_bench.data.wall_door.render import render
+from jepa_bench.data.wall_door.render import render, render_torch
 
 # Location normaliser of the DL25SP evaluator (per coordinate x, y).
 LOCATION_MEAN = np.array([31.5863, 32.0618], dtype=np.float32)
@@ -47,6 +55,7 @@ class WallDoorWindows:
         self.layouts = arrays["layouts"]  # (N, 2) int16: wall_x, door_y
         self.kinds = arrays["kinds"]  # (N,) int8, see generate.EXPLORE ...
         self.with_targets = with_targets
+        self._on_device: dict[str, dict[str, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return int(self.locations.shape[0])
@@ -72,6 +81,25 @@ class WallDoorWindows:
         return Batch(
             obs=render(locs, self.layouts[idx]), actions=self.actions[idx].copy(), targets=targets
         )
+
+    def device_batch(self, idx: np.ndarray, device: torch.device) -> TensorBatch:
+        """``batch`` made on ``device``: the compact arrays are moved there once, and frames are
+        rendered there (no host rendering or copying per batch)."""
+        key = str(device)
+        if key not in self._on_device:
+            self._on_device[key] = {
+                name: torch.from_numpy(np.ascontiguousarray(a)).to(device)
+                for name, a in (
+                    ("locations", self.locations),
+                    ("actions", self.actions),
+                    ("layouts", self.layouts),
+                )
+            }
+        arrays = self._on_device[key]
+        i = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=device)
+        locs = arrays["locations"][i]
+        targets = {"location": locs} if self.with_targets else {}
+        return TensorBatch(render_torch(locs, arrays["layouts"][i]), arrays["actions"][i], targets)
 
 
 class WallDoorTask:
