@@ -120,3 +120,21 @@ def test_fake_clock_check():
     now[0] = 19.5
     with pytest.raises(StallError, match="no progress for 10.5 s"):
         wd.check()
+
+
+def test_interrupt_hook_is_polled_while_waiting():
+    """``interrupt`` is called while the producer is silent; what it raises ends the iteration."""
+    release = threading.Event()
+    calls: list[int] = []
+
+    def interrupt():
+        calls.append(1)
+        if len(calls) > 5:
+            release.set()  # let the producer go, as a real decoder eventually returns
+            raise KeyboardInterrupt("stop")
+
+    t0 = time.monotonic()
+    with Watchdog(timeout_s=30) as wd, pytest.raises(KeyboardInterrupt, match="stop"):
+        for _ in watched(stalled(2, release), wd, interrupt=interrupt):
+            pass
+    assert len(calls) == 6 and time.monotonic() - t0 < 2.0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from jepa_bench.commands.options import InputError
 from jepa_bench.convert.hdf5_writer import COMPRESSIONS
 from jepa_bench.convert.layout import check_lewm_h5, open_lewm_h5, summarize
 from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
@@ -20,13 +21,8 @@ from jepa_bench.convert.report import (
 from jepa_bench.convert.video import FITS, INTERPOLATIONS
 
 
-class BadInput(click.ClickException):
-    """A bad input (option, file, column): one line naming it, exit code 2 like a usage error."""
-
-    exit_code = 2
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split("\n")))
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split("\n"))
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
@@ -124,10 +120,20 @@ def convert(
     written to OUT.tmp, renamed to OUT only once complete and validated. A JSON report lists
     every issue found (default: OUT with the suffix .report.json).
     """
+    try:
+        size_hw = parse_size(size)
+    except click.BadParameter as exc:
+        exc.param_hint = "'--size'"
+        raise
+    try:
+        episode_list = parse_episodes(episodes)
+    except click.BadParameter as exc:
+        exc.param_hint = "'--episodes'"
+        raise
     opts = ConvertOptions(
         camera=camera,
         extra_cameras=extra_cameras,
-        size=parse_size(size),
+        size=size_hw,
         fit=fit,
         interpolation=interpolation,
         compression=compression,
@@ -137,7 +143,7 @@ def convert(
         action_key=action_key,
         proprio_key=proprio_key,
         state_key=state_key,
-        episodes=parse_episodes(episodes),
+        episodes=episode_list,
         stall_timeout_s=stall_timeout,
         heartbeat_s=heartbeat,
         decode_threads=decode_threads,
@@ -153,7 +159,7 @@ def convert(
         click.echo(f"Error: {exc}; nothing written{_report_hint(exc)}", err=True)
         sys.exit(128 + exc.signum)
     except BadInputError as exc:
-        raise BadInput(f"{exc}{_report_hint(exc)}") from exc
+        raise InputError(_one_line(f"{exc}{_report_hint(exc)}")) from exc
     except ConversionError as exc:
         raise click.ClickException(f"{exc}\n{_report_hint(exc).strip()}") from exc
     except (OSError, ValueError) as exc:  # disk full, permissions, ...: no traceback
@@ -176,7 +182,7 @@ def inspect(file: Path, as_json: bool, deep: bool, strict: bool) -> None:
     try:
         h5 = open_lewm_h5(file, cache_mb=0)  # every chunk is read at most once
     except (ValueError, FileNotFoundError) as exc:  # not a file in the layout: exit code 2
-        raise BadInput(str(exc)) from exc
+        raise InputError(_one_line(str(exc))) from exc
     with h5:
         result = check_lewm_h5(h5, deep=deep)
         info = summarize(h5)

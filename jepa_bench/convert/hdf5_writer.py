@@ -163,8 +163,17 @@ class AtomicH5Writer:
         for a in self.appenders.values():
             a.truncate(self.n_rows)
 
-    def commit(self, attrs: dict[str, Any], validate: Callable[[Path], None] | None = None) -> Path:
-        """Flush, write ``ep_len`` / ``ep_offset`` and ``attrs``, validate, then rename."""
+    def commit(
+        self,
+        attrs: dict[str, Any],
+        validate: Callable[[Path], None] | None = None,
+        before_rename: Callable[[], None] | None = None,
+    ) -> Path:
+        """Flush, write ``ep_len`` / ``ep_offset`` and ``attrs``, validate, then rename.
+
+        ``before_rename`` is called once the file is complete and validated, just before the rename
+        (the converter stops honouring interrupts there).
+        """
         assert self.file is not None, "use the writer as a context manager"
         self.rollback_episode()  # rows after the last end_episode() are not part of the file
         for a in self.appenders.values():
@@ -181,6 +190,8 @@ class AtomicH5Writer:
             validate(self.tmp_path)
         with open(self.tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
+        if before_rename is not None:
+            before_rename()
         os.replace(self.tmp_path, self.path)
         self.committed = True
         return self.path

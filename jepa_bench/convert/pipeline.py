@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from jepa_bench import __version__
@@ -90,12 +92,21 @@ class ConvertOptions:
             raise OptionError(f"--size must be (H, W) with H, W >= 1, got {self.size}")
         if self.decode_threads < 0:
             raise OptionError(f"--decode-threads must be >= 0, got {self.decode_threads}")
+        for name in ("stall_timeout_s", "heartbeat_s"):
+            value = getattr(self, name)
+            if not value >= 0:  # NaN too
+                raise OptionError(f"{_flag(name)} must be >= 0 seconds (0: off), got {value}")
+        if self.episodes is not None and not self.episodes:
+            raise OptionError("--episodes names no episode")
 
 
 def _flag(field_name: str) -> str:
     """The command-line flag of a ``ConvertOptions`` field."""
     flags = {"dirty_episode_policy": "dirty-episode-policy", "stall_timeout_s": "stall-timeout"}
     return "--" + flags.get(field_name, field_name.removesuffix("_s").replace("_", "-"))
+
+
+MAX_CHUNK_BYTES = 2**32  # HDF5's limit on the size of one chunk
 
 
 def _stderr(line: str) -> None:
@@ -118,6 +129,16 @@ def _check_paths(out: Path, report_path: Path, opts: ConvertOptions) -> None:
         raise OutputExistsError(
             f"{out} exists; pass --overwrite to replace it (it and its report are left as they are)"
         )
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """``OptionError`` unless a file can be created in ``path``'s folder (made if missing)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):  # nameless or removed at once
+            pass
+    except OSError as exc:
+        raise OptionError(f"{what} {path}: cannot be written ({exc.strerror or exc})") from exc
 
 
 def convert_lerobot(
@@ -145,6 +166,10 @@ def convert_lerobot(
     keep_report = opts.dry_run and out.exists() and report_path == out.with_suffix(".report.json")
     if keep_report:
         log(f"dry run: {out} exists; its report {report_path} is left as it is (see --report)")
+    else:
+        _check_writable(report_path, "--report")
+    if not opts.dry_run:
+        _check_writable(out, "output")
     report = ConversionReport(str(source), str(out), asdict(opts))
     t0 = time.perf_counter()
     with InterruptGuard() as guard:
@@ -210,8 +235,19 @@ def _plan(src, episodes, cameras, opts, probes, out) -> Plan:
         probe = probes[episodes[0].videos[cam].path]
         sizes = {(p.height, p.width) for p in (probes[e.videos[cam].path] for e in episodes)}
         if opts.size is None and len(sizes) > 1:
-            raise SourceError(f"camera {cam}: videos differ in size {sorted(sizes)}; pass a size")
+            raise BadSourceError(
+                f"--size 0: camera {cam}'s videos differ in size {sorted(sizes)}; pass a size"
+            )
         resizer = Resizer((probe.height, probe.width), opts.size, opts.fit, opts.interpolation)
+        frame_bytes = int(np.prod(resizer.out_shape))
+        most = (MAX_CHUNK_BYTES - 1) // frame_bytes
+        if opts.micro_batch > most:
+            gib = opts.micro_batch * frame_bytes / 2**30
+            raise OptionError(
+                f"--micro-batch {opts.micro_batch}: a chunk of {opts.micro_batch} frames of "
+                f"{resizer.out_shape} would take {gib:.1f} GiB; HDF5 chunks must stay under "
+                f"4 GiB ({most} frames at most)"
+            )
         if n == 0:
             cam_plans.append(CameraPlan(cam, probe, resizer))
         elif opts.extra_cameras == "datasets":
@@ -280,6 +316,22 @@ def _convert(
 
 
 def _write(src, plan: Plan, out: Path, opts: ConvertOptions, report, log, guard) -> None:
+    targets = [out, *[c.file for c in plan.cameras if c.file is not None]]
+    try:
+        _write_files(src, plan, out, opts, report, log, guard)
+    except BaseException:
+        # The writers remove their temporary files; this also covers a signal that arrived
+        # while one of them was being opened.
+        for path in targets:
+            path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+        raise
+    log(
+        f"wrote {out} ({report.frames_written} frames, {len(report.episodes_written)} episodes, "
+        f"{len(report.episodes_dropped)} dropped)"
+    )
+
+
+def _write_files(src, plan: Plan, out: Path, opts: ConvertOptions, report, log, guard) -> None:
     rows_reader = EpisodeRows([c for c, _w in plan.columns.values()])
     total = plan.n_frames * len(plan.cameras)
     with ExitStack() as stack:
@@ -312,12 +364,8 @@ def _write(src, plan: Plan, out: Path, opts: ConvertOptions, report, log, guard)
         report.episodes_dropped = sorted(_dropped(report))
         guard.check()
         wd.stage = guard.stage = "validating the output"
-        commit_all(sinks, plan, src, report, opts, __version__, LAYOUT_VERSION)
-        guard.disarm()
-    log(
-        f"wrote {out} ({report.frames_written} frames, {len(report.episodes_written)} episodes, "
-        f"{len(report.episodes_dropped)} dropped)"
-    )
+        # From the final rename on, the output exists: a signal no longer undoes the conversion.
+        commit_all(sinks, plan, src, report, opts, __version__, LAYOUT_VERSION, guard.disarm)
 
 
 def _dropped(report: ConversionReport) -> set[int]:

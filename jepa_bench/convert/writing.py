@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
@@ -119,8 +120,9 @@ def commit_all(
     opts: Any,
     version: str,
     layout_version: str,
+    before_final_rename: Callable[[], None] | None = None,
 ) -> None:
-    """Validate and rename every sink, the main file last."""
+    """Validate and rename every sink, the main file last (``before_final_rename`` just before)."""
     validate = _validator(report.frames_written, len(report.episodes_written))
     hub = report.source.startswith("hf://datasets/")
     repo_id = report.source.removeprefix("hf://datasets/").split("@")[0] if hub else ""
@@ -144,4 +146,4 @@ def commit_all(
             "episodes_dropped": report.episodes_dropped,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        sinks[key].commit(attrs, validate)
+        sinks[key].commit(attrs, validate, before_final_rename if key is None else None)

@@ -24,6 +24,7 @@ from typing import Any
 import av
 import numpy as np
 
+from jepa_bench.convert.interrupt import InterruptGuard
 from jepa_bench.convert.layout import open_lewm_h5
 from jepa_bench.convert.lerobot_writer import write_lerobot_dataset
 from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
@@ -106,12 +107,11 @@ def write_sim_lerobot_retrying(
             shutil.rmtree(root, ignore_errors=True)
             if attempt == ENCODER_ATTEMPTS:
                 raise SimDataError(
-                    f"arm_sim: the AV1 video encoder ({ENCODER['encoder_options']} via PyAV "
-                    f"libsvtav1) failed {attempt} times while writing the simulated LeRobot "
-                    f"dataset; last error: {type(exc).__name__}: {exc}. This is usually memory "
-                    "or CPU pressure: run again when the machine is less busy, or with fewer "
-                    "parallel jobs (OMP_NUM_THREADS=1), or with fewer episodes "
-                    "(--task-arg=episodes=N). Nothing was cached."
+                    f"arm_sim: the AV1 video encoder (libsvtav1 through PyAV) failed {attempt} "
+                    "times while writing the simulated LeRobot dataset; last error: "
+                    f"{type(exc).__name__}: {exc}. This is usually memory or CPU pressure: "
+                    "run again when the machine is less busy, with fewer jobs in parallel, or "
+                    "with fewer episodes (--task-arg=episodes=N). Nothing was cached."
                 ) from exc
             warnings.warn(
                 f"arm_sim: the AV1 video encoder failed ({type(exc).__name__}: {exc}); "
@@ -192,6 +192,16 @@ def ensure_sim_data(
         shutil.rmtree(stale, ignore_errors=True)
     tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir(parents=True)
+    # SIGTERM / Ctrl-C raise ConversionInterrupted here (main thread), so the folder is removed.
+    with InterruptGuard() as guard:
+        guard.stage = f"generating the arm_sim dataset in {tmp}"
+        return _build(tmp, final, key, keep_lerobot)
+
+
+def _build(tmp: Path, final: Path, key: dict, keep_lerobot: bool) -> tuple[Path, bool]:
+    """Generate and convert into ``tmp``, then move it to ``final``; ``tmp`` never outlives it."""
+    episodes, data_seed = key["episodes"], key["data_seed"]
+    image_size, duration_scale = key["image_size"], key["duration_scale"]
     try:
         src = write_sim_lerobot_retrying(
             tmp / "lerobot", episodes, data_seed, image_size, duration_scale
