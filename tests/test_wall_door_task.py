@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -99,16 +98,13 @@ def test_run_seed_does_not_change_data_but_data_seed_does(tmp_path: Path) -> Non
     assert not np.array_equal(a, c.splits()["train"]["locations"])
 
 
-def test_budget_sizes_and_smoke_speed(tmp_path: Path) -> None:
-    """Sizes grow with the budget; the smoke budget generates in well under a second."""
+def test_budget_sizes(tmp_path: Path) -> None:
+    """Sizes grow with the budget; the smoke budget generates every split at its size."""
     small, mid, big = (gen.SIZES[b] for b in ("smoke", "default", "full"))
     assert set(small) == set(mid) == set(big) == set(gen.SPLITS)
     assert all(small[k] < mid[k] < big[k] for k in gen.SPLITS)
     assert big["train"] >= 140_000 and mid["train"] >= 2000
-    t0 = time.perf_counter()
     task = wall_door(budget="smoke", data_dir=str(tmp_path))
-    task.splits()
-    assert time.perf_counter() - t0 < 2.0  # about 0.05 s when the machine is idle
     assert {k: len(v["locations"]) for k, v in task.splits().items()} == small
 
 
