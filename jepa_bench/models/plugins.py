@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jepa_bench.record.io import file_sha256
 from jepa_bench.registry import MODELS, UnknownNameError
 
 PLUGIN_PREFIX = "jepa_bench_plugin_"  # prefix of the module names given to imported files
@@ -143,10 +144,6 @@ def source_file(name: str, base: Path | None = None) -> Path | None:
     except (ImportError, ValueError):
         return None
     return Path(spec.origin) if spec is not None and spec.origin else None
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def resolve_model(

@@ -35,8 +35,9 @@ from jepa_bench.config import (
     check_choice,
     check_keys,
 )
-from jepa_bench.models.plugins import file_sha256, resolve_model, source_file
+from jepa_bench.models.plugins import resolve_model, source_file
 from jepa_bench.models.preset import ModelPreset, factory_kwargs
+from jepa_bench.record.io import file_sha256
 from jepa_bench.registry import UnknownNameError
 from jepa_bench.regularizers.compose import canonical_reg
 
