@@ -50,62 +50,80 @@ def validate_metadata(
 ) -> list[Issue]:
     """Check the episode table and the parquet rows of ``episodes`` (default: all)."""
     check_features(source, columns, cameras)
+    issues = _check_totals(source) + _check_camera_shapes(source, cameras)
+    if source.layout == V3:
+        issues += _check_v3_ranges(source.episodes)
+    return issues + _check_parquet_rows(
+        source, source.episodes if episodes is None else episodes, columns, require_done
+    )
+
+
+def _check_totals(source: LeRobotSource) -> list[Issue]:
+    """``info.json`` totals against the episode table; duplicate episode indices."""
     issues: list[Issue] = []
-    info = source.info
-    eps = source.episodes
+    info, eps = source.info, source.episodes
     if "total_episodes" in info and int(info["total_episodes"]) != len(eps):
-        issues.append(
-            Issue(
-                "count_mismatch",
-                f"info.json declares {info['total_episodes']} episodes, "
-                f"the episode table has {len(eps)}",
-            )
+        msg = (
+            f"info.json declares {info['total_episodes']} episodes, "
+            f"the episode table has {len(eps)}"
         )
+        issues.append(Issue("count_mismatch", msg))
     if "total_frames" in info and int(info["total_frames"]) != source.n_frames:
-        issues.append(
-            Issue(
-                "count_mismatch",
-                f"info.json declares {info['total_frames']} frames, "
-                f"the episode lengths sum to {source.n_frames}",
-            )
+        msg = (
+            f"info.json declares {info['total_frames']} frames, "
+            f"the episode lengths sum to {source.n_frames}"
         )
+        issues.append(Issue("count_mismatch", msg))
     seen = [e.index for e in eps]
     if len(set(seen)) != len(seen):
         issues.append(Issue("duplicate_episode", "an episode_index appears twice in the metadata"))
+    return issues
+
+
+def _check_camera_shapes(source: LeRobotSource, cameras: list[str]) -> list[Issue]:
+    """A note per camera declared channel-first (frames are read as decoded, H x W x 3)."""
+    issues: list[Issue] = []
     for cam in cameras:
         _h, _w, _c, channel_first = declared_hwc(source.features[cam], cam)
         if channel_first:
-            issues.append(
-                Issue(
-                    "channel_first_shape",
-                    f"declared shape {source.features[cam]['shape']} is "
-                    "channel-first; frames are read as decoded (H, W, 3)",
-                    camera=cam,
-                    severity="note",
-                )
+            msg = (
+                f"declared shape {source.features[cam]['shape']} is "
+                "channel-first; frames are read as decoded (H, W, 3)"
             )
-    if source.layout == V3:
-        prev_to = 0
-        for e in eps:
-            if e.from_index is None or e.to_index is None:
-                continue
-            if e.from_index != prev_to:
-                issues.append(
-                    Issue(
-                        "noncontiguous_rows",
-                        f"dataset_from_index {e.from_index} does not "
-                        f"follow the previous episode's end {prev_to}",
-                        e.index,
-                    )
-                )
-            if e.to_index - e.from_index != e.length:
-                span = f"{e.from_index}:{e.to_index}"
-                msg = f"dataset index range {span} differs from the declared length {e.length}"
-                issues.append(Issue("length_mismatch", msg, e.index))
-            prev_to = e.to_index
+            issues.append(Issue("channel_first_shape", msg, camera=cam, severity="note"))
+    return issues
+
+
+def _check_v3_ranges(eps: list[EpisodeMeta]) -> list[Issue]:
+    """v3.0 ``dataset_from_index`` / ``dataset_to_index``: contiguous and equal to the lengths."""
+    issues: list[Issue] = []
+    prev_to = 0
+    for e in eps:
+        if e.from_index is None or e.to_index is None:
+            continue
+        if e.from_index != prev_to:
+            msg = (
+                f"dataset_from_index {e.from_index} does not "
+                f"follow the previous episode's end {prev_to}"
+            )
+            issues.append(Issue("noncontiguous_rows", msg, e.index))
+        if e.to_index - e.from_index != e.length:
+            span = f"{e.from_index}:{e.to_index}"
+            msg = f"dataset index range {span} differs from the declared length {e.length}"
+            issues.append(Issue("length_mismatch", msg, e.index))
+        prev_to = e.to_index
+    return issues
+
+
+def _check_parquet_rows(
+    source: LeRobotSource, eps: list[EpisodeMeta], columns: list[str], require_done: bool
+) -> list[Issue]:
+    """Each parquet file read once; the rows of each of ``eps`` checked (``_check_rows``)."""
+    issues: list[Issue] = []
     by_file: dict[Path, list[EpisodeMeta]] = defaultdict(list)
-    for e in eps if episodes is None else episodes:
+    for e in eps:
         by_file[e.data_path].append(e)
+    widths = {key: source.width(key) for key in columns}
     for path, file_eps in by_file.items():
         try:
             data = read_parquet_columns(path, [*CORE, DONE_KEY, *columns])
@@ -114,12 +132,9 @@ def validate_metadata(
             continue
         missing = [c for c in [*CORE, *columns] if c not in data]
         if missing:
-            issues += [
-                Issue("corrupt_parquet", f"{path}: missing columns {missing}", e.index)
-                for e in file_eps
-            ]
+            msg = f"{path}: missing columns {missing}"
+            issues += [Issue("corrupt_parquet", msg, e.index) for e in file_eps]
             continue
-        widths = {key: source.width(key) for key in columns}
         for e in file_eps:
             issues += _check_rows(e, data, widths, require_done)
     return issues
