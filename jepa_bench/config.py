@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
@@ -68,6 +69,28 @@ class ConfigError(ValueError):
     def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(f"{key}: {message}")
+
+
+# ---- plain values ----------------------------------------------------------------------------
+
+#: How a scalar written as text becomes a value, in flags (``--model-arg``) and preset files
+#: alike (YAML 1.2 style): decimal integers only (``010`` is ten), floats in any decimal notation
+#: (``1e-3``), ``true``/``false``; no octal, hex, ``1_000``, ``yes``/``no`` or sexagesimal.
+INT_TEXT = re.compile(r"[+-]?\d+")
+FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+BOOL_TEXT = re.compile(r"(?i:true|false)")
+
+
+def parse_scalar(text: str) -> Any:
+    """``text`` as a bool, int or float under the rule above; otherwise ``text`` unchanged."""
+    plain = text.strip()
+    if BOOL_TEXT.fullmatch(plain):
+        return plain.lower() == "true"
+    if INT_TEXT.fullmatch(plain):
+        return int(plain, 10)
+    if FLOAT_TEXT.fullmatch(plain):
+        return float(plain)
+    return text
 
 
 # ---- value checks ---------------------------------------------------------------------------

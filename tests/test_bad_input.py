@@ -19,7 +19,7 @@ from jepa_bench.commands.options import parse_value
 from jepa_bench.config import TrainConfig
 from jepa_bench.models.convnext_mlp import CONVNEXT_MLP_SMOKE
 from jepa_bench.regularizers.base import Objective, Schedule
-from jepa_bench.runner import RunDir, RunDirError, execute_run, resolve
+from jepa_bench.runner import RunDir, RunDirError, execute_run, read_preset, resolve
 from jepa_bench.train import checkpoint as ckpt
 from jepa_bench.train.loop import NonFiniteLossError, train
 from tests.helpers import ToyTask, ToyWindows
@@ -93,6 +93,36 @@ def test_bad_config_files_are_named(text, needle, tmp_path, cache):
     preset.write_text(text)
     code, output = invoke(SMOKE + ["--config", str(preset)], tmp_path / "runs", cache)
     assert code == 2 and needle in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("seed: 010\n", {"seed": 10}),
+        ("model_kwargs: {width: 010}\n", {"model_kwargs": {"width": 10}}),
+        ("model_kwargs: {dropout: 1e-3}\n", {"model_kwargs": {"dropout": 0.001}}),
+        ("train: {lr: 1e-3, steps: +3}\n", {"train": {"lr": 0.001, "steps": 3}}),
+        ("train: {lr: 5E-4, warmup_frac: .5}\n", {"train": {"lr": 0.0005, "warmup_frac": 0.5}}),
+        ("eval: {planning: False}\n", {"eval": {"planning": False}}),
+        ("model_kwargs: {a: yes, b: 0x10, c: 1_000, d: 2026-01-01}\n",
+         {"model_kwargs": {"a": "yes", "b": "0x10", "c": "1_000", "d": "2026-01-01"}}),
+    ],
+)  # fmt: skip
+def test_config_file_scalars_read_as_flags_do(text, expected, tmp_path):
+    """Preset scalars follow the --model-arg rule: `010` is ten, `1e-3` a float, `yes` a string."""
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(text)
+    assert read_preset(preset) == expected
+    for value in expected.get("model_kwargs", {}).values():
+        assert parse_value(str(value)) == value
+
+
+def test_config_file_numbers_reach_the_resolved_config(tmp_path):
+    """A preset with `seed: 010` and `lr: 1e-3` resolves to seed 10 and lr 0.001, as the flags."""
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("model: convnext_mlp_smoke\nseed: 010\ntrain: {lr: 1e-3}\n")
+    cfg = resolve(read_preset(preset))
+    assert cfg.seed == 10 and cfg.train.lr == 0.001
 
 
 def test_a_factory_error_of_any_type_names_the_model(tmp_path, cache):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import click
+
+from jepa_bench.config import parse_scalar
 
 
 class InputError(click.ClickException):
@@ -15,22 +16,14 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
 def parse_value(text: str) -> Any:
     """``true``/``false`` -> bool, ``null`` -> None, decimal integers and floats -> numbers
     (``010`` is ten, ``1e-3`` a float), ``[...]``/``{...}`` -> JSON, anything else a string."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("null", "none"):
+    if text.strip().lower() in ("null", "none"):
         return None
-    if _INT.fullmatch(text.strip()):
-        return int(text.strip(), 10)
-    if _FLOAT.fullmatch(text.strip()):
-        return float(text)
+    value = parse_scalar(text)
+    if value is not text:
+        return value
     if text.strip()[:1] in ("[", "{"):
         try:
             return json.loads(text)

@@ -16,17 +16,21 @@ request means "not given", except for the settings where ``None`` is a value of 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from jepa_bench.config import (
+    BOOL_TEXT,
     BUDGET_NAMES,
     BUDGETS,
+    FLOAT_TEXT,
     GENERIC_REG,
     GENERIC_TRAIN,
+    INT_TEXT,
     ConfigError,
     EvalConfig,
     PlanConfig,
@@ -34,6 +38,7 @@ from jepa_bench.config import (
     TrainConfig,
     check_choice,
     check_keys,
+    parse_scalar,
 )
 from jepa_bench.models.plugins import resolve_model, source_file
 from jepa_bench.models.preset import ModelPreset, factory_kwargs
@@ -148,16 +153,46 @@ def resolve(request: Mapping[str, Any] | None = None) -> RunConfig:
     return RunConfig(**fields)
 
 
+class PresetLoader(yaml.SafeLoader):
+    """YAML whose plain scalars follow ``config.parse_scalar``, the rule of ``--model-arg``:
+    ``010`` is ten and ``1e-3`` a float (YAML 1.1 made them 8 and a string), ``yes`` a string."""
+
+
+_TAG = "tag:yaml.org,2002:"
+_REPLACED = tuple(_TAG + kind for kind in ("bool", "int", "float", "timestamp"))  # dates: strings
+PresetLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in rules if tag not in _REPLACED]
+    for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _kind, _rule, _first in (
+    ("bool", BOOL_TEXT, "tTfF"),
+    ("int", INT_TEXT, "+-0123456789"),
+    ("float", FLOAT_TEXT, "+-.0123456789"),
+):
+    PresetLoader.add_implicit_resolver(
+        _TAG + _kind, re.compile(f"^(?:{_rule.pattern})$"), list(_first)
+    )
+
+
+def _scalar_text(loader: Any, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(cast(yaml.ScalarNode, node)))
+
+
+PresetLoader.add_constructor(_TAG + "bool", lambda ld, n: parse_scalar(_scalar_text(ld, n)))
+PresetLoader.add_constructor(_TAG + "int", lambda ld, n: int(_scalar_text(ld, n), 10))
+PresetLoader.add_constructor(_TAG + "float", lambda ld, n: float(_scalar_text(ld, n)))
+
+
 def read_preset(path: str | Path) -> dict[str, Any]:
     """A YAML or JSON preset file (e.g. one of ``baselines/``) as a request mapping.
 
     Raises ``ConfigError`` (key ``--config``) naming the file when it is unreadable, not valid
-    YAML/JSON, or not a mapping.
+    YAML/JSON, or not a mapping. Scalars are read as flags are (``PresetLoader``).
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, PresetLoader)
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
         raise ConfigError("--config", f"{path}: cannot be read as a preset ({e})") from None
     if data is None:
