@@ -61,6 +61,7 @@ GENERIC_TRAIN: dict[str, Any] = dict(
     window=0,
 )
 GENERIC_REG = "vicreg"
+FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32
 
 
 class ConfigError(ValueError):
@@ -160,6 +161,11 @@ class TrainConfig:
         _set(self, "steps", check_int(k + "steps", self.steps, 1))
         _set(self, "batch_size", check_int(k + "batch_size", self.batch_size, 1))
         _set(self, "lr", check_float(k + "lr", self.lr, 0.0, strict=True))
+        if self.lr > FLOAT32_MAX:  # the optimiser's float32 state would hold inf
+            raise ConfigError(
+                k + "lr",
+                f"must be representable in float32 (<= {FLOAT32_MAX:.4g}), got {self.lr!r}",
+            )
         _set(
             self,
             "weight_decay",

@@ -34,7 +34,13 @@ def cache(tmp_path_factory) -> Path:
 
 
 def invoke(args: list[str], out: Path, cache: Path) -> tuple[int, str]:
-    res = CliRunner().invoke(main, [*args, "--out", str(out), "--data-dir", str(cache)])
+    """``args`` with ``--out`` and ``--data-dir`` added unless they are given."""
+    given = [a for a in ("--out", str(out), "--data-dir", str(cache))]
+    for flag in ("--out", "--data-dir"):
+        if flag in args:
+            i = given.index(flag)
+            del given[i : i + 2]
+    res = CliRunner().invoke(main, [*args, *given])
     return res.exit_code, res.output
 
 
@@ -58,15 +64,25 @@ def invoke(args: list[str], out: Path, cache: Path) -> tuple[int, str]:
         (["--task-arg", "trian=5"], "--task-arg"),
         (["--task-arg", "data_seed=abc"], "data_seed"),
         (["--task-arg", "cache=abc"], "cache"),
+        (["--lr", "1e39"], "float32"),
+        (["--out", "{file}"], "--out"),
+        (["--out", "{file}/runs"], "--out"),
+        (["--out", "/proc/nope"], "--out"),
+        (["--data-dir", "{file}"], "--data-dir"),
+        (["--leaderboard-dir", "{file}"], "--leaderboard-dir"),
     ],
 )
 def test_bad_flags_name_the_flag_and_write_nothing(extra, names, tmp_path, cache):
-    """Each bad value exits with status 2 and a message naming it; no run directory appears."""
+    """Each bad value exits with status 2 and a message naming it; no run directory appears.
+    ``{file}`` stands for an existing plain file."""
     out = tmp_path / "runs"
+    (tmp_path / "file").write_text("not a folder")
+    extra = [a.replace("{file}", str(tmp_path / "file")) for a in extra]
     code, output = invoke(SMOKE + extra, out, cache)
     assert code == 2, output
     assert names in output and "Traceback" not in output
     assert not out.exists() or not any(out.iterdir())
+    assert (tmp_path / "file").read_text() == "not a folder"
 
 
 def test_cuda_without_cuda_is_a_named_error(tmp_path, cache):
@@ -85,14 +101,19 @@ def test_cuda_without_cuda_is_a_named_error(tmp_path, cache):
         ("model: [unclosed\n", "cannot be read"),
         ("- a\n- b\n", "mapping"),
         ("train: 3\n", "train"),
+        ("model_kwargs: 3\n", "model_kwargs: must be a mapping"),
+        ("model_kwargs: [1]\n", "model_kwargs: must be a mapping"),
+        ("task_kwargs: [1]\n", "task_kwargs: must be a mapping"),
     ],
 )
 def test_bad_config_files_are_named(text, needle, tmp_path, cache):
-    """Unknown keys (nested too), bad YAML and a list are usage errors, not tracebacks."""
+    """Unknown keys (nested too), bad YAML, a list and a non-mapping `model_kwargs` or
+    `task_kwargs` (with or without --task-arg on top) are usage errors, not tracebacks."""
     preset = tmp_path / "preset.yaml"
     preset.write_text(text)
-    code, output = invoke(SMOKE + ["--config", str(preset)], tmp_path / "runs", cache)
-    assert code == 2 and needle in output and "Traceback" not in output
+    for extra in ([], TINY_TASK):
+        code, output = invoke(SMOKE + ["--config", str(preset), *extra], tmp_path / "runs", cache)
+        assert code == 2 and needle in output and "Traceback" not in output
 
 
 @pytest.mark.parametrize(
@@ -234,6 +255,39 @@ def test_a_huge_learning_rate_keeps_finite_last_good_weights(tmp_path):
         _train(tmp_path, _settings(lr=1e30, steps=20))
     weights = ckpt.load_file(str(tmp_path / ckpt.MODEL_FILE))
     assert all(torch.isfinite(v).all() for v in weights.values())
+
+
+def _failing(*args, **kwargs):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    "patched, kept",
+    [("torch.nn.utils.clip_grad_norm_", False), ("jepa_bench.runner.execute.evaluate_both", True)],
+)
+def test_a_run_failing_at_run_time_keeps_its_directory_only_with_a_checkpoint(
+    patched, kept, tmp_path, cache, monkeypatch
+):
+    """An error in the first training step removes the run directory (config and empty log);
+    one in evaluation keeps it with its checkpoint; the error line says which."""
+    from jepa_bench.runner import RunFailedError
+
+    monkeypatch.setattr(patched, _failing)
+    out = tmp_path / "runs"
+    res = CliRunner().invoke(
+        main, SMOKE + TINY_TASK + ["--out", str(out), "--data-dir", str(cache)]
+    )
+    assert res.exit_code == 1 and isinstance(res.exception, RunFailedError)
+    message = str(res.exception)
+    assert "RuntimeError: boom" in message
+    assert isinstance(res.exception.__cause__, RuntimeError)
+    if kept:
+        (rundir,) = out.iterdir()
+        assert f"kept {rundir}" in message and (rundir / ckpt.MODEL_FILE).is_file()
+        assert not (rundir / "result.json").exists()
+    else:
+        assert "removed" in message and "no checkpoint" in message
+        assert list(out.iterdir()) == []
 
 
 def test_two_runs_of_one_config_never_share_a_directory(tmp_path):

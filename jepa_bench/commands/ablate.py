@@ -81,6 +81,7 @@ def ablate(**kw: Any) -> None:
     from jepa_bench.ablation.grid import finished_record, grid_configs, run_grid
     from jepa_bench.ablation.summary import summarise, to_markdown, write_summary
     from jepa_bench.models.plugins import model_slug
+    from jepa_bench.runner import check_output_dirs
 
     regs = [r.strip() for r in kw["regs"].split(",") if r.strip()]
     if not regs or kw["seeds"] < 1:
@@ -96,6 +97,7 @@ def ablate(**kw: Any) -> None:
     }
     try:
         configs = grid_configs(base, regs, range(kw["seeds"]))
+        check_output_dirs(configs[0])  # before any run writes its data or its directory
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
 

@@ -112,7 +112,10 @@ def build_request(preset: dict[str, Any], kw: dict[str, Any]) -> tuple[dict[str,
     for key, flag in (("model_kwargs", "model_arg"), ("task_kwargs", "task_arg")):
         pairs = parse_pairs(kw[flag], FLAG_OF_KEY[key])
         if pairs:
-            request[key] = {**(request.get(key) or {}), **pairs}
+            before = request.get(key) or {}
+            if not isinstance(before, dict):
+                raise ConfigError(key, f"must be a mapping of names to values, got {before!r}")
+            request[key] = {**before, **pairs}
             given.add(key)
     return request, given
 

@@ -7,7 +7,8 @@
 """
 
 from jepa_bench.runner.build import Built, build, pick_device, run_id_for, seed_everything
-from jepa_bench.runner.execute import execute_run
+from jepa_bench.runner.execute import RunFailedError, execute_run
+from jepa_bench.runner.outdirs import check_dir, check_output_dirs
 from jepa_bench.runner.resolve import read_preset, resolve
 from jepa_bench.runner.rundir import LoadedRun, RunDir, RunDirError, load_trained
 
@@ -16,7 +17,10 @@ __all__ = [
     "LoadedRun",
     "RunDir",
     "RunDirError",
+    "RunFailedError",
     "build",
+    "check_dir",
+    "check_output_dirs",
     "execute_run",
     "load_trained",
     "pick_device",

@@ -3,7 +3,8 @@
 ``execute_run`` is what ``jepa-bench run`` and ``jepa-bench ablate`` call with a resolved config.
 Everything is built and checked before the run directory is made, so a rejected run leaves
 nothing behind. It writes the run directory (config.yaml, training log, checkpoint, result.json)
-and returns the record.
+and returns the record. A run that fails later (in training or evaluation) keeps its directory
+only when it holds a checkpoint to resume from (``RunDir.settle_failed``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch import nn
 
 from jepa_bench import distributed as ddp
 from jepa_bench.config import RunConfig
-from jepa_bench.data.base import Task
+from jepa_bench.data.base import Task, WindowSet
 from jepa_bench.evaluate.evaluator import EvalResult, evaluate
 from jepa_bench.leaderboard.tables import add_record, generate_tables
 from jepa_bench.models.params import param_counts
@@ -29,10 +30,11 @@ from jepa_bench.record.hardware import git_info, hardware_info
 from jepa_bench.record.io import file_sha256, write_record
 from jepa_bench.record.schema import build_record
 from jepa_bench.regularizers.compose import describe_reg
-from jepa_bench.runner.build import build, pick_device, run_id_for, twin_eval_config
+from jepa_bench.runner.build import Built, build, pick_device, run_id_for, twin_eval_config
+from jepa_bench.runner.outdirs import check_output_dirs
 from jepa_bench.runner.rundir import RunDir
-from jepa_bench.train.checkpoint import MODEL_FILE
-from jepa_bench.train.loop import TrainSummary, train
+from jepa_bench.train.checkpoint import MODEL_FILE, CheckpointError
+from jepa_bench.train.loop import NonFiniteLossError, TrainSummary, train
 
 
 @dataclass
@@ -110,6 +112,51 @@ def make_record(
     )
 
 
+class RunFailedError(RuntimeError):
+    """Training or evaluation raised; the message says whether the run directory was kept."""
+
+
+def _train_and_record(
+    cfg: RunConfig,
+    built: Built,
+    train_set: WindowSet,
+    rundir: RunDir,
+    device: torch.device,
+    progress: bool,
+    started: tuple[float, float],
+) -> dict[str, Any]:
+    """Train, evaluate and write the record (rank 0; other ranks train and return ``{}``).
+
+    ``started``: when the run started (``perf_counter``) and the seconds its data took.
+    """
+    untrained = copy.deepcopy(built.model)  # same architecture and seed, never trained
+    if ddp.is_main():
+        rundir.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    summary = train(
+        built.model,
+        built.objective,
+        train_set,
+        cfg.train,
+        device=device,
+        seed=cfg.seed,
+        run_dir=rundir.path,
+        resume=cfg.resume,
+        progress=progress,
+    )
+    if not ddp.is_main():  # rank 0 evaluates and writes the record
+        return {}
+    evals = evaluate_both(cfg, built.task, built.model, untrained, device, progress)
+    times = {
+        "data_s": started[1],
+        "train_s": summary.seconds,
+        "eval_s": evals.seconds,
+        "total_s": time.perf_counter() - started[0],
+    }
+    record = make_record(cfg, rundir, built.task, built.model, summary, evals, times, device)
+    write_record(rundir.result_file, record)
+    return record
+
+
 def execute_run(
     cfg: RunConfig, *, progress: bool = True, leaderboard_dir: str | Path | None = None
 ) -> dict[str, Any]:
@@ -119,40 +166,32 @@ def execute_run(
     tables. Under torchrun every rank trains; rank 0 evaluates and writes, others return ``{}``.
     """
     t_start = time.perf_counter()
+    check_output_dirs(cfg, leaderboard_dir)  # before the task writes its data cache
     device = pick_device(cfg.device)
     if ddp.init_from_env(device.type) and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
     built = build(cfg)  # every check that needs the task or the model happens here
     train_set = built.task.train_set()  # tasks may generate or convert their data lazily here
-    data_s = time.perf_counter() - t_start
-    untrained = copy.deepcopy(built.model)  # same architecture and seed, never trained
+    started = (t_start, time.perf_counter() - t_start)
 
     rundir = RunDir(Path(cfg.out) / run_id_for(cfg))
     with rundir.lock() if ddp.is_main() else nullcontext():
-        if ddp.is_main():
-            rundir.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        summary = train(
-            built.model,
-            built.objective,
-            train_set,
-            cfg.train,
-            device=device,
-            seed=cfg.seed,
-            run_dir=rundir.path,
-            resume=cfg.resume,
-            progress=progress,
-        )
-        if not ddp.is_main():  # rank 0 evaluates and writes the record
+        try:
+            record = _train_and_record(cfg, built, train_set, rundir, device, progress, started)
+        except (NonFiniteLossError, CheckpointError):
+            raise  # their messages say what was kept
+        except Exception as exc:
+            fate = rundir.settle_failed() if ddp.is_main() else "see rank 0 for the run directory"
+            raise RunFailedError(
+                f"the run failed during training or evaluation ({type(exc).__name__}: {exc}); "
+                f"{fate}"
+            ) from exc
+        except BaseException:  # Ctrl-C, SIGTERM: as above, without wrapping
+            if ddp.is_main():
+                rundir.settle_failed()
+            raise
+        if not record:
             return {}
-        evals = evaluate_both(cfg, built.task, built.model, untrained, device, progress)
-        times = {
-            "data_s": data_s,
-            "train_s": summary.seconds,
-            "eval_s": evals.seconds,
-            "total_s": time.perf_counter() - t_start,
-        }
-        record = make_record(cfg, rundir, built.task, built.model, summary, evals, times, device)
-        write_record(rundir.result_file, record)
     if leaderboard_dir is not None:
         add_record(leaderboard_dir, record)
         generate_tables(leaderboard_dir)

@@ -126,7 +126,12 @@ def resolve(request: Mapping[str, Any] | None = None) -> RunConfig:
     if not isinstance(model, str):
         raise ConfigError("model", f"must be a model name, got {model!r}")
     factory = model_factory(model)
-    model_kwargs = dict(top.get("model_kwargs") or {})
+    model_kwargs = top.get("model_kwargs") or {}
+    if not isinstance(model_kwargs, Mapping):
+        raise ConfigError(
+            "model_kwargs", f"must be a mapping of names to values, got {model_kwargs!r}"
+        )
+    model_kwargs = dict(model_kwargs)
     _check_model_kwargs(model, factory, model_kwargs)
     preset = factory if isinstance(factory, ModelPreset) else None
 

@@ -26,7 +26,7 @@ from jepa_bench.config import ConfigError, RunConfig
 from jepa_bench.data.base import Task
 from jepa_bench.record.io import load_record
 from jepa_bench.runner.build import build, pick_device
-from jepa_bench.train.checkpoint import MODEL_FILE, load_model
+from jepa_bench.train.checkpoint import MODEL_FILE, STATE_FILE, load_model
 from jepa_bench.train.loop import LOG_FILE
 
 CONFIG_FILE = "config.yaml"
@@ -123,6 +123,20 @@ class RunDir:
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def settle_failed(self) -> str:
+        """After a run failed at run time: keep the directory when it holds a checkpoint (it can
+        be continued with ``--resume``), else remove what the run wrote; returns which, as text."""
+        kept = [n for n in (MODEL_FILE, STATE_FILE, RESULT_FILE) if (self.path / n).exists()]
+        if kept:
+            return f"kept {self.path} (it holds {', '.join(kept)}; --resume continues it)"
+        for name in (CONFIG_FILE, LOG_FILE, LOCK_FILE):
+            (self.path / name).unlink(missing_ok=True)
+        try:
+            self.path.rmdir()
+        except OSError:  # files of someone else's: leave them
+            return f"removed the config and log from {self.path} (it held no checkpoint)"
+        return f"removed {self.path} (it held no checkpoint)"
 
     def config(self) -> RunConfig:
         """The resolved config the run was made with."""
