@@ -154,6 +154,55 @@ def test_a_factory_error_of_any_type_names_the_model(tmp_path, cache):
     assert code == 2 and "could not be built" in output and "needs a GPU library" in output
 
 
+@pytest.fixture
+def broken_task():
+    """A task registered for one test whose factory raises RuntimeError."""
+    from jepa_bench.registry import TASKS
+
+    def make(budget, seed, data_dir, **kw):
+        raise RuntimeError("needs a simulator library")
+
+    TASKS.add("broken_for_test", make)
+    yield "broken_for_test"
+    TASKS.remove("broken_for_test")
+
+
+def test_a_task_factory_error_of_any_type_names_the_task(broken_task, tmp_path, cache):
+    """A task factory raising RuntimeError is reported as the task's error (exit 2), as models."""
+    out = tmp_path / "runs"
+    code, output = invoke(SMOKE + ["-t", broken_task], out, cache)
+    assert code == 2 and "Traceback" not in output, output
+    assert f"task {broken_task!r} could not be built" in output
+    assert "RuntimeError: needs a simulator library" in output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_task_data_that_cannot_be_made_is_one_line_and_exit_4(tmp_path, monkeypatch):
+    """arm_sim generation failing every encoder attempt (SimDataError) gives one error line and
+    status 4; no run directory and no temporary data folder remain."""
+    import errno
+
+    import av
+
+    from jepa_bench.data.robot.arm_sim import dataset as ds
+
+    def failing_encoder(*args, **kwargs):
+        av.error.err_check(-errno.EINVAL, "file-000.mp4")  # raises, as libsvtav1 did under load
+
+    monkeypatch.setattr(ds, "write_sim_lerobot", failing_encoder)
+    monkeypatch.setattr(ds, "RETRY_DELAY_S", 0.0)
+    out, cache = tmp_path / "runs", tmp_path / "cache"
+    args = [*SMOKE, "-t", "arm_sim", "--out", str(out), "--data-dir", str(cache)]
+    with pytest.warns(RuntimeWarning, match="retrying"):
+        res = CliRunner().invoke(main, args)
+    assert res.exit_code == 4, res.output
+    (line,) = [x for x in res.output.splitlines() if x.startswith("error:")]
+    assert "data could not be made" in line and "AV1 video encoder" in line
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)
+    assert not out.exists() or not any(out.iterdir())
+    assert not any(p.name.count(".tmp-") for p in cache.rglob("*"))
+
+
 @given(st.integers(0, 10**6))
 def test_model_arg_integers_are_decimal(n):
     """`--model-arg width=010` is ten, never octal; floats in any notation stay numbers."""

@@ -31,6 +31,8 @@ class Flag:
     short: str | None = None
 
 
+TASK_DATA_EXIT = 4  # the task's data could not be made (docs/errors.md)
+
 _BUDGET_HELP = "; ".join(f"{name}: {row.summary}" for name, row in BUDGETS.items())
 
 CONFIG_FLAGS: tuple[Flag, ...] = (
@@ -233,6 +235,7 @@ def run(**kw: Any) -> None:
     """
     if kw["nproc"] > 1 and "LOCAL_RANK" not in os.environ:
         _relaunch_under_torchrun(kw["nproc"])
+    from jepa_bench.data.base import TaskDataError
     from jepa_bench.models.check import ModelCheckError
     from jepa_bench.runner import RunDirError, execute_run, read_preset, resolve
     from jepa_bench.train.checkpoint import CheckpointError
@@ -255,6 +258,9 @@ def run(**kw: Any) -> None:
     except NonFiniteLossError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(3)
+    except TaskDataError as exc:  # before the run directory exists: nothing was written
+        click.echo(f"error: the task's data could not be made: {exc}", err=True)
+        sys.exit(TASK_DATA_EXIT)
     if not record:  # a non-zero rank of a distributed run
         return
     click.echo("")

@@ -23,6 +23,11 @@ CACHE_ENV_VAR = "JEPA_BENCH_CACHE"
 CostFn = Callable[[Tensor], Tensor]
 
 
+class TaskDataError(RuntimeError):
+    """A task's data could not be made or read (e.g. generation failed); the message says what
+    failed and what to do. ``jepa-bench run`` reports it in one line (exit status 4)."""
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """Static facts about a task that models and the evaluator are built from."""

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from jepa_bench.config import ConfigError, EvalConfig, RunConfig
-from jepa_bench.data.base import Task
+from jepa_bench.data.base import Task, TaskDataError
 from jepa_bench.models.check import check_model
 from jepa_bench.models.plugins import model_slug, resolve_model
 from jepa_bench.registry import TASKS, UnknownNameError
@@ -65,8 +65,12 @@ def build_task(cfg: RunConfig) -> Task:
         raise ConfigError("task", str(e)) from None
     try:
         return factory(budget=cfg.budget, seed=cfg.seed, data_dir=cfg.data_dir, **cfg.task_kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError("task_kwargs", f"task {cfg.task!r}: {e}") from None
+    except TaskDataError:
+        raise  # data that could not be made is not a bad setting
+    except Exception as e:  # a factory's own error, whatever its type, names the task
+        raise ConfigError(
+            "task_kwargs", f"task {cfg.task!r} could not be built: {type(e).__name__}: {e}"
+        ) from None
 
 
 def build_model(cfg: RunConfig, task: Task, base: Path | None = None) -> nn.Module:

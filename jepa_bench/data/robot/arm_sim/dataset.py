@@ -28,6 +28,7 @@ from jepa_bench.convert.interrupt import InterruptGuard
 from jepa_bench.convert.layout import open_lewm_h5
 from jepa_bench.convert.lerobot_writer import write_lerobot_dataset
 from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
+from jepa_bench.data.base import TaskDataError
 from jepa_bench.data.robot.arm_sim.kinematics import JOINT_NAMES
 from jepa_bench.data.robot.arm_sim.policy import FPS, simulate_episode
 from jepa_bench.data.robot.arm_sim.render import render_episode
@@ -46,7 +47,7 @@ ENCODER_ATTEMPTS = 3  # tries of the whole LeRobot dataset before giving up on t
 RETRY_DELAY_S = 2.0  # wait before try k + 1: k * RETRY_DELAY_S (load often passes)
 
 
-class SimDataError(RuntimeError):
+class SimDataError(TaskDataError):
     """The simulated dataset could not be generated; the message says what failed and what to do."""
 
 
