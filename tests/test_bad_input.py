@@ -339,6 +339,37 @@ def test_a_run_failing_at_run_time_keeps_its_directory_only_with_a_checkpoint(
         assert list(out.iterdir()) == []
 
 
+def test_a_non_finite_loss_exits_3_and_keeps_the_last_good_weights(tmp_path, cache):
+    """`run --lr 1e30` stops on the first non-finite loss: status 3, one line, weights kept."""
+    out = tmp_path / "runs"
+    code, output = invoke(SMOKE + TINY_TASK + ["--lr", "1e30"], out, cache)
+    assert code == 3 and "Traceback" not in output, output
+    assert "error: non-finite loss at step" in output
+    (rundir,) = out.iterdir()
+    assert ckpt.saved_step(rundir / ckpt.MODEL_FILE) >= 0 and not (rundir / "result.json").exists()
+
+
+@pytest.mark.parametrize("broken", [ckpt.MODEL_FILE, ckpt.STATE_FILE])
+def test_resume_from_a_corrupt_checkpoint_exits_2(broken, tmp_path, cache, monkeypatch):
+    """`run --resume` of a run whose checkpoint file is corrupt names the file, status 2, and
+    leaves the run directory as it was."""
+    from jepa_bench.runner import execute
+
+    def evaluate(model, task, cfg, **kw):  # the run's scores do not matter here
+        return execute.EvalResult({"probe/normal": 1.0}, {"probe/normal": False})
+
+    monkeypatch.setattr(execute, "evaluate", evaluate)
+    out = tmp_path / "runs"
+    assert invoke(SMOKE + TINY_TASK, out, cache)[0] == 0
+    (rundir,) = out.iterdir()
+    (rundir / broken).write_bytes(b"not a checkpoint")
+    before = sorted(p.name for p in rundir.iterdir())
+    code, output = invoke(SMOKE + TINY_TASK + ["--resume"], out, cache)
+    assert code == 2 and broken in output and "Traceback" not in output, output
+    assert sorted(p.name for p in rundir.iterdir()) == before
+    assert (rundir / broken).read_bytes() == b"not a checkpoint"
+
+
 def test_two_runs_of_one_config_never_share_a_directory(tmp_path):
     """While one process holds a run directory, a second run of the same config fails at once."""
     cfg = resolve({"model": "convnext_mlp_smoke", "budget": "smoke", "out": str(tmp_path),

@@ -143,3 +143,91 @@ def test_model_slug_keeps_registered_names_and_shortens_paths():
         assert model_slug(name) == name
     assert model_slug("some/dir/tiny_conv_gru.py:tiny_conv_gru") == "tiny_conv_gru.tiny_conv_gru"
     assert model_slug("pkg.models:make") == "pkg.models.make"
+
+
+# ---- records of plug-in models: the file they were made with, and no other --------------
+
+TINY_PLUGIN = (
+    "from jepa_bench.models.convnext_mlp import ConvNeXtMLP\n"
+    "def make(spec, **kw):\n    return ConvNeXtMLP(spec, dim=8, width=2, depth=1, **kw)\n"
+)
+EDITED = "\nraise RuntimeError('the edited file was imported')\n"
+
+
+@pytest.fixture
+def fake_evaluation(monkeypatch):
+    """A constant evaluation: these tests are about which model file is used, not its scores."""
+    from jepa_bench.runner import execute
+    from jepa_bench.submit import verify
+
+    def evaluate(model, task, cfg, **kw):
+        return execute.EvalResult({"probe/normal": 1.0}, {"probe/normal": False})
+
+    monkeypatch.setattr(execute, "evaluate", evaluate)
+    monkeypatch.setattr(verify, "evaluate", evaluate)
+
+
+@pytest.fixture
+def plugin_run(tmp_path, monkeypatch, fake_evaluation) -> Path:
+    """A finished smoke run of the relative plug-in model ``mine.py:make``; cwd is its folder."""
+    from jepa_bench.runner import execute_run, resolve
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "mine.py").write_text(TINY_PLUGIN)
+    cfg = resolve(
+        {"model": "mine.py:make", "budget": "smoke", "out": "runs",
+         "data_dir": str(tmp_path / "cache"), "train": {"steps": 1},
+         "eval": {"eval_untrained": False}, "task_kwargs": {"train": 16, "probe_normal_train": 16}}
+    )  # fmt: skip
+    return work / "runs" / execute_run(cfg, progress=False)["run_id"]
+
+
+def test_records_refuse_to_import_an_edited_plugin_file(plugin_run):
+    """verify, report and plan exit 2 without importing a model file edited since the run."""
+    (Path.cwd() / "mine.py").write_text(TINY_PLUGIN + EDITED)
+    for args in (["verify", str(plugin_run)], ["report", str(plugin_run)],
+                 ["plan", "--run", str(plugin_run), "-q"]):  # fmt: skip
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert "refusing to import it" in res.output and "was imported" not in res.output, args
+
+
+def test_a_matching_copy_beside_the_record_is_preferred(plugin_run):
+    """With the original file copied into the run directory, the edited one in the current
+    directory is ignored: verify passes and the run loads from the copy."""
+    from jepa_bench.models.plugins import source_file
+    from jepa_bench.runner import RunDir
+
+    (Path.cwd() / "mine.py").write_text(TINY_PLUGIN + EDITED)
+    (plugin_run / "mine.py").write_text(TINY_PLUGIN)
+    res = CliRunner().invoke(main, ["verify", str(plugin_run), "--skip-untrained", "-q"])
+    assert res.exit_code == 0 and "verification PASSED" in res.output, res.output
+    assert source_file("mine.py:make", plugin_run) == (plugin_run / "mine.py").resolve()
+    assert RunDir(plugin_run).load().step == 1
+
+
+def test_ablate_reruns_a_plugin_model_after_its_file_changed(
+    tmp_path, monkeypatch, fake_evaluation
+):
+    """A finished grid run is reused while the model file is unchanged and run again once it
+    changed; the ablation folder for `path/to/mine.py:make` is a file-safe slug."""
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "path" / "to" / "mine.py"
+    src.parent.mkdir(parents=True)
+    src.write_text(TINY_PLUGIN)
+    args = ["ablate", "-m", "path/to/mine.py:make", "-r", "none", "--seeds", "1", "-b", "smoke",
+            "--steps", "1", "-q", "--out", "out", "--data-dir", str(tmp_path / "c")]  # fmt: skip
+    outputs = []
+    for edit in (None, None, "# edited\n"):
+        if edit:
+            src.write_text(TINY_PLUGIN + edit)
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, res.output
+        outputs.append(res.output)
+    assert [o.count("[finished]") for o in outputs] == [1, 0, 1] and "[reused]" in outputs[1]
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names[0] == "ablation__wall_door__mine.make__smoke"
+    assert len(names) == 3 and all(n.startswith("wall_door__mine.make__none__") for n in names[1:])
+    assert not any(c in n for n in names for c in "/:")
