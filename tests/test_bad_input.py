@@ -85,6 +85,16 @@ def test_bad_flags_name_the_flag_and_write_nothing(extra, names, tmp_path, cache
     assert (tmp_path / "file").read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("jobs", ["0", "-2"])
+def test_ablate_needs_at_least_one_job(jobs, tmp_path):
+    """`ablate --jobs 0` (or below) is refused with status 2 before any run starts."""
+    out = tmp_path / "runs"
+    args = ["ablate", "-m", "convnext_mlp_smoke", "-b", "smoke", "--jobs", jobs, "--out", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "--jobs" in res.output and "x>=1" in res.output, res.output
+    assert not out.exists()
+
+
 def test_cuda_without_cuda_is_a_named_error(tmp_path, cache):
     """--device cuda on a machine without CUDA names the option."""
     if torch.cuda.is_available():

@@ -40,7 +40,7 @@ from jepa_bench.config import BUDGET_NAMES, ConfigError, RunConfig
     "-j",
     default=1,
     show_default=True,
-    type=int,
+    type=click.IntRange(min=1),
     help="Runs at a time (local worker processes, threads split between them).",
 )
 @click.option("--steps", type=int, default=None, help="Override the budget's training steps.")
