@@ -257,7 +257,7 @@ def _train(run_dir: Path, settings: TrainConfig, resume: bool = False, objective
 
 def test_resume_counts_every_segment_and_logs_each_step_once(tmp_path):
     """A run stopped at a checkpoint and resumed reports the whole run's samples and time, and
-    its log has every step once; resuming a finished run changes neither."""
+    its log has every step once; resuming a finished run changes neither, nor its last terms."""
     first = _train(tmp_path, _settings(steps=2, checkpoint_every=1))
     assert first.samples == 8
     # the config of a longer run resumes where the shorter one stopped (its last checkpoint)
@@ -267,6 +267,8 @@ def test_resume_counts_every_segment_and_logs_each_step_once(tmp_path):
     assert steps == [0, 1, 2, 3]
     again = _train(tmp_path, _settings(steps=4), resume=True)
     assert (again.steps, again.samples) == (4, 16) and again.seconds == pytest.approx(done.seconds)
+    assert done.last_terms and again.last_terms == pytest.approx(done.last_terms)
+    assert set(again.last_terms) >= {"loss"}
     assert [json.loads(line)["step"] for line in (tmp_path / "train_log.jsonl").open()] == steps
 
 

@@ -79,6 +79,7 @@ class _Session:
     step_fn: Callable[[torch.Tensor, torch.Tensor], TrainLatents]
     seconds_before: float = 0.0  # training time of earlier segments
     samples_before: int = 0
+    terms_before: dict[str, float] = field(default_factory=dict)  # loss terms of the last step
 
 
 def _resume(model: nn.Module, objective: Objective, run_dir: Path, s: _Session) -> None:
@@ -91,6 +92,7 @@ def _resume(model: nn.Module, objective: Objective, run_dir: Path, s: _Session) 
     s.start, extra = ckpt.load_train_state(run_dir, s.opt, s.sched, s.np_rng, objective)
     s.seconds_before = float(extra.get("seconds", 0.0))
     s.samples_before = int(extra.get("samples", 0))
+    s.terms_before = {str(k): float(v) for k, v in (extra.get("last_terms") or {}).items()}
 
 
 def _session(
@@ -131,14 +133,16 @@ def _checkpoint(
     s: _Session,
     run_dir: Path,
     done: int,
-    totals: tuple[float, int],
+    totals: tuple[float, int, dict[str, float]],
     snapshot: bool = False,
 ) -> None:
-    """Weights and train state after ``done`` steps, saved together (and a snapshot copy)."""
+    """Weights and train state after ``done`` steps, saved together (and a snapshot copy).
+
+    ``totals``: training seconds, samples and the last step's loss terms, over every segment."""
     path = ckpt.save_model(model, run_dir, done)
     if snapshot:  # for checkpoint comparisons in reports
         shutil.copyfile(path, run_dir / f"model_step{done}.safetensors")
-    extra = {"seconds": totals[0], "samples": totals[1]}
+    extra = {"seconds": totals[0], "samples": totals[1], "last_terms": totals[2]}
     ckpt.save_train_state(run_dir, done, s.opt, s.sched, s.np_rng, extra, objective=objective)
 
 
@@ -235,7 +239,7 @@ def train(
             bar.set_postfix(loss=f"{terms_f['loss']:.4g}")
             every = settings.checkpoint_every
             if main and every and done % every == 0 and done < settings.steps:
-                totals = (s.seconds_before + elapsed, s.samples_before + samples)
+                totals = (s.seconds_before + elapsed, s.samples_before + samples, terms_f)
                 _checkpoint(model, objective, s, run_dir, done, totals, settings.keep_snapshots)
             if settings.max_minutes is not None and elapsed > 60 * settings.max_minutes:
                 stopped = f"wall-clock limit of {settings.max_minutes} min reached at step {done}"
@@ -245,7 +249,10 @@ def train(
         if log:
             log.close()
     seconds = s.seconds_before + (time.perf_counter() - t0 if done > start else 0.0)
-    if main and done > start:  # a finished run resumed again trains and writes nothing
-        _checkpoint(model, objective, s, run_dir, done, (seconds, s.samples_before + samples))
+    if done == start:  # nothing trained (a finished run resumed): its last terms, as saved
+        terms_f = s.terms_before
+    elif main:  # a finished run resumed again writes nothing
+        totals = (seconds, s.samples_before + samples, terms_f)
+        _checkpoint(model, objective, s, run_dir, done, totals)
     model.eval()
     return TrainSummary(done, seconds, s.samples_before + samples, terms_f, stopped)
