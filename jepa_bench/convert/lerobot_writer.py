@@ -14,84 +14,27 @@ memory. v3.0 appends several episodes to one parquet and one mp4 per camera (``e
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Mapping, Sequence
-from fractions import Fraction
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jepa_bench.convert.lerobot_parts import (
+    CHUNKS_SIZE,
+    V2_DATA,
+    V2_VIDEO,
+    V3_DATA,
+    V3_VIDEO,
+    EncodedEpisode,
+    encode_part,
+    split_episode,
+)
 from jepa_bench.convert.lerobot_writer_meta import FeatureStats, write_meta
-
-CODEC_NAMES = {"libsvtav1": "av1", "libaom-av1": "av1", "libx264": "h264", "libx265": "hevc"}
-V2_DATA = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
-V2_VIDEO = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
-V3_DATA = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
-V3_VIDEO = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
-CHUNKS_SIZE = 1000
-
-
-class VideoEncoder:
-    """Append (H, W, 3) uint8 frames to an mp4 at ``fps``; pts count frames unless given."""
-
-    def __init__(
-        self,
-        path: str | Path,
-        fps: float,
-        codec: str = "libsvtav1",
-        crf: int = 30,
-        gop: int = 2,
-        pix_fmt: str = "yuv420p",
-        options: Mapping[str, str] | None = None,
-    ) -> None:
-        os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config otherwise
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fps = Fraction(fps).limit_denominator(1001)
-        self.codec, self.crf, self.gop, self.pix_fmt = codec, crf, gop, pix_fmt
-        self.options = {"crf": str(crf), "g": str(gop), **(options or {})}
-        self.container = av.open(str(self.path), "w")
-        self.stream: Any = None
-        self.n_frames = 0
-
-    def _open_stream(self, h: int, w: int) -> None:
-        self.stream = self.container.add_stream(self.codec, rate=self.fps)
-        self.stream.width, self.stream.height = w, h
-        self.stream.pix_fmt = self.pix_fmt
-        self.stream.time_base = 1 / self.fps
-        self.stream.options = dict(self.options)
-
-    def write(self, frame: np.ndarray, pts: int | None = None) -> None:
-        """Encode one frame (H, W, 3) uint8; ``pts`` in frames (default: the frame count)."""
-        frame = np.asarray(frame)
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"frames must be (H, W, 3) uint8, got {frame.shape} {frame.dtype}")
-        if self.stream is None:
-            self._open_stream(frame.shape[0], frame.shape[1])
-        elif (frame.shape[0], frame.shape[1]) != (self.stream.height, self.stream.width):
-            raise ValueError(f"{self.path}: frame size changed to {frame.shape[:2]}")
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        vf.pts = self.n_frames if pts is None else int(pts)
-        vf.time_base = 1 / self.fps
-        for packet in self.stream.encode(vf):
-            self.container.mux(packet)
-        self.n_frames += 1
-
-    def close(self) -> None:
-        if self.stream is not None:
-            for packet in self.stream.encode():
-                self.container.mux(packet)
-        self.container.close()
-
-    def __enter__(self) -> VideoEncoder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+from jepa_bench.convert.video_encoder import CODEC_NAMES, VideoEncoder
+from jepa_bench.workers import ordered_map, resolve_workers
 
 
 def _column(values: np.ndarray) -> pa.Array:
@@ -99,29 +42,6 @@ def _column(values: np.ndarray) -> pa.Array:
         return pa.array(values)
     flat = pa.array(values.reshape(-1))
     return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
-
-
-def _split_episode(
-    ep: Mapping[str, Any], camera_keys: Sequence[str]
-) -> tuple[dict[str, np.ndarray], str]:
-    cols: dict[str, np.ndarray] = {}
-    for key, value in ep.items():
-        if key in camera_keys or key == "task":
-            continue
-        arr = np.asarray(value)
-        if arr.dtype.kind == "f":
-            arr = arr.astype(np.float32)
-        elif arr.dtype.kind in "iu":
-            arr = arr.astype(np.int64)
-        elif arr.dtype.kind != "b":
-            raise ValueError(f"column {key!r}: unsupported dtype {arr.dtype}")
-        if arr.ndim not in (1, 2):
-            raise ValueError(f"column {key!r} must be (T,) or (T, K), got {arr.shape}")
-        cols[key] = arr
-    lengths = {k: len(v) for k, v in cols.items()}
-    if not cols or len(set(lengths.values())) != 1:
-        raise ValueError(f"per-frame columns must be non-empty and of one length, got {lengths}")
-    return cols, str(ep.get("task", "task"))
 
 
 def _feature(arr: np.ndarray, names: Sequence[str] | None) -> dict[str, Any]:
@@ -172,10 +92,7 @@ class LeRobotWriter:
         """Close the open video files after a failure; their errors are ignored (the dataset is
         incomplete anyway, and the first error is the one worth reporting)."""
         for enc in self._encoders.values():
-            try:
-                enc.container.close()
-            except Exception:
-                pass
+            enc.abort()
         self._encoders.clear()
 
     def _flush_file(self) -> None:
@@ -208,24 +125,10 @@ class LeRobotWriter:
         if self.cams is None:
             self.cams = [k for k in ep if k.startswith("observation.images.")]
         ep_index = len(self.episodes)
-        cols, task = _split_episode(ep, self.cams)
+        cols, task = split_episode(ep, self.cams)
         n = len(next(iter(cols.values())))
-        task_index = self.tasks.setdefault(task, len(self.tasks))
-        if self.version == "v3.0" and self.per_file and ep_index and ep_index % self.per_file == 0:
-            self._flush_file()
-            self.file_index += 1
-        table = {
-            **cols,
-            "timestamp": (np.arange(n) / self.fps).astype(np.float32),
-            "frame_index": np.arange(n, dtype=np.int64),
-            "episode_index": np.full(n, ep_index, dtype=np.int64),
-            "index": np.arange(self.n_rows, self.n_rows + n, dtype=np.int64),
-            "task_index": np.full(n, task_index, dtype=np.int64),
-        }
-        for key, arr in table.items():
-            self.features.setdefault(key, _feature(arr, self.names.get(key)))
-            self.stats.add_column(ep_index, key, arr)
-        meta: dict[str, Any] = {"episode_index": ep_index, "tasks": [task], "length": n}
+        self._next_file(ep_index)
+        videos: dict[str, tuple[int, int]] = {}
         for cam in self.cams:
             enc = self._encoder(cam, ep_index)
             start = enc.n_frames
@@ -238,17 +141,68 @@ class LeRobotWriter:
                 raise ValueError(f"episode {ep_index}: {cam} has {got} frames for {n} rows")
             if self.version == "v2.1":
                 self._encoders.pop(cam).close()
-                continue
-            meta[f"videos/{cam}/chunk_index"] = 0
-            meta[f"videos/{cam}/file_index"] = self.file_index
-            meta[f"videos/{cam}/from_timestamp"] = start / self.fps
-            meta[f"videos/{cam}/to_timestamp"] = (start + n) / self.fps
+            videos[cam] = (start, n)
+        self._add_rows(ep_index, cols, task, videos)
+
+    def add_encoded_episode(self, part: EncodedEpisode) -> None:
+        """Append an episode whose video frames are already in this dataset's current v3.0 file
+        (written by ``encode_part`` for the same file index); only its rows are written here."""
+        if self.version != "v3.0" or self.cams is None:
+            raise ValueError("encoded episodes need a v3.0 writer with camera_keys")
+        ep_index = len(self.episodes)
+        self._next_file(ep_index)
+        if part.file_index != self.file_index:
+            raise ValueError(
+                f"episode {ep_index} was encoded into file {part.file_index}, "
+                f"but rows go to file {self.file_index}"
+            )
+        self.stats.merge_frames(ep_index, part.frame_stats)
+        for cam, hw in part.frame_hw.items():
+            self.frame_hw.setdefault(cam, hw)
+        self._add_rows(ep_index, part.columns, part.task, part.videos)
+
+    def _next_file(self, ep_index: int) -> None:
+        """v3.0: close the shared files and move to the next one when this one is full."""
+        if self.version == "v3.0" and self.per_file and ep_index and ep_index % self.per_file == 0:
+            self._flush_file()
+            self.file_index += 1
+
+    def _add_rows(
+        self,
+        ep_index: int,
+        cols: dict[str, np.ndarray],
+        task: str,
+        videos: Mapping[str, tuple[int, int]],
+    ) -> None:
+        """The episode's parquet rows, column stats and episode-table entry.
+
+        ``videos``: camera -> (first frame in its mp4, frame count).
+        """
+        n = len(next(iter(cols.values())))
+        task_index = self.tasks.setdefault(task, len(self.tasks))
+        table = {
+            **cols,
+            "timestamp": (np.arange(n) / self.fps).astype(np.float32),
+            "frame_index": np.arange(n, dtype=np.int64),
+            "episode_index": np.full(n, ep_index, dtype=np.int64),
+            "index": np.arange(self.n_rows, self.n_rows + n, dtype=np.int64),
+            "task_index": np.full(n, task_index, dtype=np.int64),
+        }
+        for key, arr in table.items():
+            self.features.setdefault(key, _feature(arr, self.names.get(key)))
+            self.stats.add_column(ep_index, key, arr)
+        meta: dict[str, Any] = {"episode_index": ep_index, "tasks": [task], "length": n}
         tbl = pa.table({k: _column(v) for k, v in table.items()})
         if self.version == "v2.1":
             path = self.root / V2_DATA.format(episode_chunk=0, episode_index=ep_index)
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(tbl, path)
         else:
+            for cam, (start, _count) in videos.items():
+                meta[f"videos/{cam}/chunk_index"] = 0
+                meta[f"videos/{cam}/file_index"] = self.file_index
+                meta[f"videos/{cam}/from_timestamp"] = start / self.fps
+                meta[f"videos/{cam}/to_timestamp"] = (start + n) / self.fps
             self._tables.append(tbl)
             meta["data/chunk_index"], meta["data/file_index"] = 0, self.file_index
             meta["dataset_from_index"], meta["dataset_to_index"] = self.n_rows, self.n_rows + n
@@ -318,6 +272,66 @@ def write_lerobot_dataset(
     try:
         for ep in episodes:
             writer.add_episode(ep)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _encode_job(
+    make_episode: Callable[[int], Mapping[str, Any]],
+    lo: int,
+    hi: int,
+    root: Path,
+    file_index: int,
+    camera_keys: Sequence[str],
+    fps: int,
+    codec: str,
+    encoder: Mapping[str, Any],
+) -> list[EncodedEpisode]:
+    episodes = (make_episode(i) for i in range(lo, hi))
+    return encode_part(root, file_index, episodes, camera_keys, fps, codec, **encoder)
+
+
+def write_lerobot_dataset_parallel(
+    root: str | Path,
+    make_episode: Callable[[int], Mapping[str, Any]],
+    n_episodes: int,
+    camera_keys: Sequence[str],
+    *,
+    episodes_per_file: int,
+    workers: int | None = None,
+    fps: int = 30,
+    codec: str = "libsvtav1",
+    crf: int = 30,
+    gop: int = 2,
+    encoder_options: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> Path:
+    """A v3.0 dataset of ``make_episode(0..n_episodes-1)``, its mp4 files encoded in parallel.
+
+    Each file of ``episodes_per_file`` episodes is made and encoded by one of ``workers``
+    processes (default: one per usable core); the rows and ``meta/`` are written here, in episode
+    order. The dataset is the one ``write_lerobot_dataset`` writes with the same settings, byte for
+    byte, whatever the number of workers (the encoder runs with the same settings per file).
+    ``make_episode`` must be picklable (a module-level function or a ``functools.partial`` of one).
+    """
+    root = Path(root)
+    writer = LeRobotWriter(
+        root, fps, "v3.0", codec, camera_keys, crf=crf, gop=gop,
+        encoder_options=encoder_options, episodes_per_file=episodes_per_file, **kwargs,
+    )  # fmt: skip
+    encoder = {"crf": crf, "gop": gop, "encoder_options": encoder_options}
+    starts = range(0, n_episodes, episodes_per_file)
+    jobs = [
+        (make_episode, lo, min(lo + episodes_per_file, n_episodes), root, k, list(camera_keys),
+         fps, codec, encoder)
+        for k, lo in enumerate(starts)
+    ]  # fmt: skip
+    try:
+        for part in ordered_map(_encode_job, jobs, resolve_workers(workers, len(jobs))):
+            for ep in part:
+                writer.add_encoded_episode(ep)
         return writer.finish()
     except BaseException:
         writer.abort()

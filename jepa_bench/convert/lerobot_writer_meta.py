@@ -40,6 +40,14 @@ class FeatureStats:
             for i in (2, 3, 4, 5):
                 acc[i] = acc[i] + part[i]
 
+    def frames(self, ep: int) -> dict[str, list[np.ndarray]]:
+        """The frame accumulators of episode ``ep`` (camera -> partial sums), to merge elsewhere."""
+        return dict(self._img.get(ep, {}))
+
+    def merge_frames(self, ep: int, frames: dict[str, list[np.ndarray]]) -> None:
+        """Adopt frame accumulators made by ``frames`` (of a part encoded in another process)."""
+        self._img[ep] = dict(frames)
+
     def episode(self, ep: int) -> dict[str, dict[str, np.ndarray]]:
         out = dict(self._cols[ep])
         for cam, (lo, hi, s, s2, n, frames) in self._img[ep].items():

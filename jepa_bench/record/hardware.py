@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from jepa_bench.workers import usable_cores
 
 
 def _cpu_name() -> str:
@@ -18,12 +19,6 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
-
-
-def _usable_cores() -> int | None:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count()
 
 
 def hardware_info(device: Any = None) -> dict[str, Any]:
@@ -43,7 +38,7 @@ def hardware_info(device: Any = None) -> dict[str, Any]:
         gpu = "Apple MPS"
     return {
         "cpu": _cpu_name(),
-        "cores": _usable_cores(),
+        "cores": usable_cores(),
         "gpu": gpu,
         "torch": torch.__version__,
         "python": platform.python_version(),

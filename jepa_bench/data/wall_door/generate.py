@@ -7,9 +7,7 @@ rendered per batch. Generation is deterministic from ``data_seed``: every split 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +15,7 @@ from tqdm.auto import tqdm
 
 from jepa_bench.data.wall_door import actions as act
 from jepa_bench.data.wall_door import physics as ph
+from jepa_bench.workers import ordered_map, resolve_workers
 
 # Bump whenever the data a seed produces changes (physics, generators, sizes' meaning, seeds).
 TASK_VERSION = "wall_door-v1"
@@ -168,22 +167,15 @@ def generate_all(
         for i, lo in enumerate(range(0, n, CHUNK))
     ]
     total = sum(sizes.values())
-    if workers is None:
-        workers = usable_cores() if total > CHUNK else 1
-    workers = max(1, min(workers, len(jobs)))
+    if workers is None and total <= CHUNK:
+        workers = 1  # not worth starting processes
+    workers = resolve_workers(workers, len(jobs))
     show = total >= PROGRESS_MIN if progress is None else progress
     parts: dict[str, list[dict[str, np.ndarray]]] = {split: [] for split in sizes}
     with tqdm(total=total, desc="wall_door data", unit="traj", disable=not show) as bar:
-        if workers <= 1:
-            chunks: Iterable[dict[str, np.ndarray]] = (_chunk(*job) for job in jobs)
-        else:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            chunks = pool.map(_chunk, *zip(*jobs))  # in job order
-        for job, chunk in zip(jobs, chunks):
+        for job, chunk in zip(jobs, ordered_map(_chunk, jobs, workers)):
             parts[job[0]].append(chunk)
             bar.update(job[3])
-        if workers > 1:
-            pool.shutdown()
     return {
         split: {k: np.concatenate([p[k] for p in ps]) for k in FIELDS} if ps else _empty(split)
         for split, ps in parts.items()
@@ -195,8 +187,3 @@ def generate_split(
 ) -> dict[str, np.ndarray]:
     """All ``n`` trajectories of ``split`` as compact arrays (see ``FIELDS``), in this process."""
     return generate_all({split: n}, data_seed, progress, workers=1)[split]
-
-
-def usable_cores() -> int:
-    """Cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

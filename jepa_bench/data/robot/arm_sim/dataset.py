@@ -17,7 +17,7 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from jepa_bench.convert.interrupt import InterruptGuard
 from jepa_bench.convert.layout import open_lewm_h5
-from jepa_bench.convert.lerobot_writer import write_lerobot_dataset
+from jepa_bench.convert.lerobot_writer import write_lerobot_dataset_parallel
 from jepa_bench.convert.pipeline import ConvertOptions, convert_lerobot
 from jepa_bench.data.base import TaskDataError
 from jepa_bench.data.robot.arm_sim.kinematics import JOINT_NAMES
@@ -39,8 +39,11 @@ CAMERA = "observation.images.front"
 STATE_KEY = "observation.environment_state"  # the cube's position, LeRobot's name for it
 TASK_TEXT = "pick up the red cube and place it on the green square"
 EPISODES_PER_FILE = 20
-# Presets above 10 may corrupt tiny frames (see the converter's tests); 8 is fast enough.
-ENCODER = {"crf": 30, "gop": 2, "encoder_options": {"preset": "8"}}
+# Presets above 10 may corrupt tiny frames (see the converter's tests); 8 is fast enough. One
+# encoder thread per worker process (lp=1): the processes are the parallelism, and SVT-AV1
+# writes the same bytes whatever its thread count.
+CRF, GOP = 30, 2
+ENCODER_OPTIONS = {"preset": "8", "svtav1-params": "lp=1"}
 H5_NAME = "arm_sim.h5"
 KEY_NAME = "key.json"
 ENCODER_ATTEMPTS = 3  # tries of the whole LeRobot dataset before giving up on the encoder
@@ -51,45 +54,59 @@ class SimDataError(TaskDataError):
     """The simulated dataset could not be generated; the message says what failed and what to do."""
 
 
-def episode_dicts(
-    n: int, data_seed: int, image_size: int, duration_scale: float
-) -> Iterator[dict[str, Any]]:
-    """``n`` simulated episodes as LeRobot writer episodes (frames rendered one episode at a time).
+def episode_dict(i: int, data_seed: int, image_size: int, duration_scale: float) -> dict[str, Any]:
+    """Simulated episode ``i`` as a LeRobot writer episode (its frames rendered).
 
-    Episode ``i`` draws from ``SeedSequence([data_seed, i])``, so it does not depend on ``n``.
+    It draws from ``SeedSequence([data_seed, i])``, so it depends neither on how many episodes
+    there are nor on which process makes it.
     """
-    for i in range(n):
-        rng = np.random.default_rng(np.random.SeedSequence([data_seed, i]))
-        ep = simulate_episode(rng, duration_scale)
-        yield {
-            CAMERA: render_episode(ep, image_size),  # (T, S, S, 3) uint8
-            "action": ep.action,  # (T, 6)
-            "observation.state": ep.proprio,  # (T, 6)
-            STATE_KEY: ep.cube,  # (T, 3)
-            "task": TASK_TEXT,
-        }
+    rng = np.random.default_rng(np.random.SeedSequence([data_seed, i]))
+    ep = simulate_episode(rng, duration_scale)
+    return {
+        CAMERA: render_episode(ep, image_size),  # (T, S, S, 3) uint8
+        "action": ep.action,  # (T, 6)
+        "observation.state": ep.proprio,  # (T, 6)
+        STATE_KEY: ep.cube,  # (T, 3)
+        "task": TASK_TEXT,
+    }
 
 
 def write_sim_lerobot(
-    root: str | Path, n: int, data_seed: int, image_size: int, duration_scale: float
+    root: str | Path,
+    n: int,
+    data_seed: int,
+    image_size: int,
+    duration_scale: float,
+    workers: int | None = None,
 ) -> Path:
-    """Write ``n`` simulated episodes under ``root`` as a LeRobot v3.0 dataset (AV1 video)."""
+    """Write ``n`` simulated episodes under ``root`` as a LeRobot v3.0 dataset (AV1 video).
 
-    return write_lerobot_dataset(
+    Files of ``EPISODES_PER_FILE`` episodes are rendered and encoded by ``workers`` processes
+    (default: one per usable core); the dataset is the same whatever their number.
+    """
+    return write_lerobot_dataset_parallel(
         root,
-        episode_dicts(n, data_seed, image_size, duration_scale),
-        fps=FPS,
-        version="v3.0",
-        codec="libsvtav1",
-        camera_keys=[CAMERA],
-        robot_type="arm_sim",
+        partial(
+            episode_dict,
+            data_seed=data_seed,
+            image_size=image_size,
+            duration_scale=duration_scale,
+        ),
+        n,
+        [CAMERA],
         episodes_per_file=EPISODES_PER_FILE,
+        workers=workers,
+        fps=FPS,
+        codec="libsvtav1",
+        robot_type="arm_sim",
         feature_names={
             "action": list(JOINT_NAMES),
             "observation.state": list(JOINT_NAMES),
             STATE_KEY: ["cube_x", "cube_y", "cube_z"],
         },
-        **ENCODER,
+        crf=CRF,
+        gop=GOP,
+        encoder_options=ENCODER_OPTIONS,
     )
 
 
