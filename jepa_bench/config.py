@@ -231,12 +231,15 @@ class PlanConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Evaluator settings, fully resolved; probe settings follow the DL25SP protocol."""
+    """Evaluator settings, fully resolved; the MLP probe's follow the DL25SP course evaluator
+    (docs/probe_protocol.md)."""
 
     probe_epochs: int = 20
-    probe_batch_size: int = 256
+    probe_batch_size: int = 64  # windows; the peak lr is probe_lr * batch / 256
     probe_lr: float = 2e-4
     probe_hidden: int = 256
+    probe_seeds: int = 3  # MLP probes fitted per suite (init, data order); metrics are their mean
+    probe_sample_steps: int | None = 30  # time steps per training window when longer (None: all)
     eval_untrained: bool = True
     max_eval_windows: int | None = 128  # windows for latent error / collapse (None: all)
     planning: bool = True  # on tasks that offer planning
@@ -248,6 +251,9 @@ class EvalConfig:
         check_int(k + "probe_batch_size", self.probe_batch_size, 1)
         _set(self, "probe_lr", check_float(k + "probe_lr", self.probe_lr, 0.0, strict=True))
         check_int(k + "probe_hidden", self.probe_hidden, 1)
+        check_int(k + "probe_seeds", self.probe_seeds, 1)
+        if self.probe_sample_steps is not None:
+            check_int(k + "probe_sample_steps", self.probe_sample_steps, 1)
         check_bool(k + "eval_untrained", self.eval_untrained)
         if self.max_eval_windows is not None:
             check_int(k + "max_eval_windows", self.max_eval_windows, 1)

@@ -175,3 +175,19 @@ def test_empty_leaderboard(tmp_path):
     """With no records, only an index saying so is generated."""
     assert [p.name for p in generate_tables(tmp_path)] == ["README.md"]
     assert "No result records yet." in (tmp_path / "README.md").read_text()
+
+
+def test_eval_protocols_never_share_a_table():
+    """A record of a later evaluation protocol gets its own table; legacy tables keep their name."""
+    from jepa_bench.leaderboard.tables import render_tables, table_version
+
+    a, b = fixed_records()
+    newer = variant(b, "run-newer", eval_protocol="eval-v2")
+    version = a["task"]["version"]
+    assert table_version(a) == version and table_version(newer) == f"{version}+eval-v2"
+    files = render_tables([a, b, newer])
+    old, new = f"wall_door__{version}.md", f"wall_door__{version}+eval-v2.md"
+    assert a["run_id"] in files[old] and b["run_id"] in files[old]
+    assert "run-newer" not in files[old] and a["run_id"] not in files[new]
+    assert "run-newer" in files[new]
+    assert f"| wall_door | {version}+eval-v2 | 1 |" in files["README.md"]

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 from jepa_bench.config import RunConfig
 from jepa_bench.record import (
+    LEGACY_EVAL_PROTOCOL,
     SCHEMA_VERSION,
     RecordError,
     build_record,
+    eval_protocol_of,
     file_sha256,
     git_info,
     hardware_info,
@@ -261,3 +263,15 @@ def test_entry_metrics_and_details(tmp_path):
     assert rec["metrics"] == entries and rec["untrained_metrics"] == {}
     write_record(tmp_path / "r.json", rec)
     assert load_record(tmp_path / "r.json")["details"] == {"per_step": [0.1, None]}
+
+
+def test_eval_protocol_field():
+    """A record names its evaluation protocol; one without the field reads as the legacy one."""
+    assert "eval_protocol" not in make_record()
+    assert eval_protocol_of(make_record()) == LEGACY_EVAL_PROTOCOL
+    rec = make_record(eval_protocol="eval-v2")
+    assert eval_protocol_of(rec) == "eval-v2" and not validate_record(rec)
+    bad = dict(rec, eval_protocol="eval v2/x")
+    assert any(
+        p.startswith("eval_protocol: expected a file-safe string") for p in validate_record(bad)
+    )

@@ -1,13 +1,12 @@
-"""Latent extraction and probe heads (DL25SP protocol by default).
+"""Latent extraction, the closed-form linear probe head and the probe metrics.
 
 Latents are computed once per (split, mode) and kept on the CPU. Probe heads read every time step
-(t = 0 included) of every window: an MLP (Linear-ReLU-Linear, Adam, cosine schedule with 10%
-warm-up) or a closed-form ridge regression.
+(t = 0 included) of every window: an MLP (``jepa_bench.evaluate.mlp_probe``, the DL25SP course's
+protocol) or a closed-form ridge regression (here).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -118,70 +117,6 @@ class LatentCache:
         return SplitLatents(
             z=torch.cat(zs), targets={k: np.concatenate(v) for k, v in targets.items()}
         )
-
-
-def make_mlp_head(d: int, k: int, hidden: int, seed: int) -> nn.Sequential:
-    """Linear(D, hidden) -> ReLU -> Linear(hidden, K), initialised from ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, k))
-
-
-def cosine_lr(step: int, total: int, base: float, warmup_frac: float = 0.1) -> float:
-    """Linear warm-up over ``warmup_frac`` of ``total`` steps, then cosine decay to zero."""
-    warmup = max(1, int(round(warmup_frac * total)))
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def train_mlp_probe(
-    z: Tensor,
-    y: Tensor,
-    *,
-    hidden: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    device: torch.device,
-    progress: bool = False,
-    desc: str = "probe",
-) -> tuple[nn.Module, list[float]]:
-    """Fit an MLP head on every time step of every window; returns the head and epoch losses.
-
-    ``z``: (N, T, D) latents, ``y``: (N, T, K) normalised targets. Batches are of windows.
-    The loss curve stops early (its last value non-finite) if training diverges.
-    """
-    n = z.shape[0]
-    head = make_mlp_head(z.shape[-1], y.shape[-1], hidden, seed).to(device)
-    opt = torch.optim.Adam(head.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    steps_per_epoch = math.ceil(n / batch_size)
-    total = max(1, epochs * steps_per_epoch)
-    curve: list[float] = []
-    step = 0
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
-        order = torch.randperm(n, generator=gen)
-        loss_sum, count = 0.0, 0
-        for lo in range(0, n, batch_size):
-            idx = order[lo : lo + batch_size]
-            zb, yb = z[idx].to(device), y[idx].to(device)  # (b, T, D), (b, T, K)
-            for group in opt.param_groups:
-                group["lr"] = cosine_lr(step, total, lr)
-            loss = torch.mean((head(zb) - yb) ** 2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            loss_sum += float(loss.detach()) * len(idx)
-            count += len(idx)
-        curve.append(loss_sum / count)
-        if not math.isfinite(curve[-1]):
-            break
-    head.eval()
-    return head, curve
 
 
 class LinearHead(nn.Module):

@@ -1,4 +1,5 @@
-"""Parameters vs probe error, one figure per task and task version (the DL25SP course scored both).
+"""Parameters vs probe error (the DL25SP course scored both), one figure per table: per task
+version and evaluation protocol (``tables.table_version``).
 
 Written by ``generate_tables`` to ``plots/<task>__<version>_params_vs_probe.svg``: one panel per
 lower-is-better ``probe/`` metric, x = total trainable parameters (log scale), y = the metric;
@@ -13,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from jepa_bench.leaderboard.tables import table_version
 from jepa_bench.record.io import atomic_write_text
 from jepa_bench.record.verification import is_verified
 
@@ -111,7 +113,7 @@ def write_plots(leaderboard_dir: str | Path, records: list[dict[str, Any]]) -> l
     """Write one figure per task version (only when changed); remove figures of gone versions."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rec in records:
-        groups.setdefault((rec["task"]["name"], rec["task"]["version"]), []).append(rec)
+        groups.setdefault((rec["task"]["name"], table_version(rec)), []).append(rec)
     written = []
     for (task, version), recs in sorted(groups.items()):
         text = render_plot(task, version, recs)

@@ -3,9 +3,13 @@
 Layout of a leaderboard directory::
 
     records/<task>/<run_id>.json    one result record per run (see docs/results.md)
-    <task>__<version>.md / .csv     one table per task and task version (generated)
+    <task>__<version>.md / .csv     one table per task version and evaluation protocol (generated)
     README.md                       index of the tables (generated)
     plots/<task>__<version>_params_vs_probe.svg   parameters vs probe error (generated)
+
+``<version>`` is ``table_version(record)``: the task version, followed by ``+<eval_protocol>`` for
+records scored under a later evaluation protocol than the first, so numbers of different task
+versions or protocols never share a table.
 
 Rows are sorted by the task's main metric: the first ``probe/`` metric. Invalid records are
 skipped with a ``LeaderboardWarning`` naming the file.
@@ -23,7 +27,7 @@ from typing import Any
 
 from jepa_bench.record.hardware import hardware_short
 from jepa_bench.record.io import RecordError, atomic_write_text, dumps, load_record, write_record
-from jepa_bench.record.schema import validate_record
+from jepa_bench.record.schema import LEGACY_EVAL_PROTOCOL, eval_protocol_of, validate_record
 from jepa_bench.record.verification import is_verified
 
 RECORDS = "records"
@@ -36,6 +40,12 @@ TABLE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*__[A-Za-z0-9][A-Za-z0-9._+
 
 class LeaderboardWarning(UserWarning):
     """A record file that was skipped."""
+
+
+def table_version(record: dict[str, Any]) -> str:
+    """The version a record's table is named by: task version [+ evaluation protocol]."""
+    version, protocol = record["task"]["version"], eval_protocol_of(record)
+    return version if protocol == LEGACY_EVAL_PROTOCOL else f"{version}+{protocol}"
 
 
 def record_path(leaderboard_dir: str | Path, record: dict[str, Any]) -> Path:
@@ -201,7 +211,7 @@ def render_tables(records: list[dict[str, Any]], skipped: int = 0) -> dict[str, 
     """File name -> content of every generated file (tables and README.md)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rec in records:
-        groups.setdefault((rec["task"]["name"], rec["task"]["version"]), []).append(rec)
+        groups.setdefault((rec["task"]["name"], table_version(rec)), []).append(rec)
     files: dict[str, str] = {}
     index = []
     for (task, version), recs in sorted(groups.items()):

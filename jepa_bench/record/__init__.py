@@ -11,8 +11,10 @@ from jepa_bench.record.io import (
     write_record,
 )
 from jepa_bench.record.schema import (
+    LEGACY_EVAL_PROTOCOL,
     SCHEMA_VERSION,
     build_record,
+    eval_protocol_of,
     hash_config,
     make_run_id,
     record_warnings,
@@ -20,9 +22,11 @@ from jepa_bench.record.schema import (
 )
 
 __all__ = [
+    "LEGACY_EVAL_PROTOCOL",
     "SCHEMA_VERSION",
     "RecordError",
     "build_record",
+    "eval_protocol_of",
     "file_sha256",
     "git_info",
     "hardware_info",

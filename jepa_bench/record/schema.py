@@ -21,6 +21,9 @@ from jepa_bench.record.hardware import hardware_info
 
 SCHEMA_VERSION = "1.0"
 KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0",)
+#: The evaluation protocol of a record without an ``eval_protocol`` field (the evaluator's current
+#: one is ``jepa_bench.evaluate.EVAL_PROTOCOL``).
+LEGACY_EVAL_PROTOCOL = "eval-v1"
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")  # run ids, task names: used as file names
 TIME_KEYS = ("train_s", "eval_s", "total_s", "data_s")
@@ -113,6 +116,7 @@ TOP: dict[str, Check] = {
 OPTIONAL: dict[str, Check] = {
     "notes": (_str_or_none, "a string or null"),
     "details": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+    "eval_protocol": (_safe_name, "a file-safe string"),
 }
 
 NESTED: dict[str, dict[str, Check]] = {
@@ -205,6 +209,11 @@ def validate_record(d: Any) -> list[str]:
     return out
 
 
+def eval_protocol_of(record: Mapping[str, Any]) -> str:
+    """The evaluation protocol a record was scored under (``LEGACY_EVAL_PROTOCOL`` when unnamed)."""
+    return str(record.get("eval_protocol") or LEGACY_EVAL_PROTOCOL)
+
+
 def _nan_names(metrics: Any) -> list[str]:
     if not isinstance(metrics, dict):
         return []
@@ -270,6 +279,7 @@ def build_record(
     run_id: str | None = None,
     created: str | None = None,
     config_hash: str | None = None,
+    eval_protocol: str | None = None,
 ) -> dict[str, Any]:
     """Assemble and validate a record; raises ``ValueError`` listing every problem.
 
@@ -278,6 +288,8 @@ def build_record(
     names to values (directions from ``higher_is_better``) or to ready ``{value,
     higher_is_better}`` entries. ``details``: optional JSON-able evaluation details.
     ``hardware`` defaults to this machine's; ``config_hash`` to ``hash_config(config)``.
+    ``eval_protocol``: the evaluator's protocol version (``jepa_bench.evaluate.EVAL_PROTOCOL``);
+    left out, the record reads as ``LEGACY_EVAL_PROTOCOL``.
     """
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -304,6 +316,8 @@ def build_record(
         "verified": False,
         "notes": notes,
     }
+    if eval_protocol is not None:
+        record["eval_protocol"] = eval_protocol
     if details is not None:
         record["details"] = copy.deepcopy(dict(details))
     problems = validate_record(record)

@@ -23,7 +23,7 @@ from torch import nn
 from jepa_bench import distributed as ddp
 from jepa_bench.config import RunConfig
 from jepa_bench.data.base import Task, WindowSet
-from jepa_bench.evaluate.evaluator import EvalResult, evaluate
+from jepa_bench.evaluate.evaluator import EVAL_PROTOCOL, EvalResult, evaluate
 from jepa_bench.leaderboard.tables import add_record, generate_tables
 from jepa_bench.models.params import param_counts
 from jepa_bench.record.hardware import git_info, hardware_info
@@ -109,6 +109,7 @@ def make_record(
         hardware=hardware_info(device),
         git=git_info(Path(__file__).resolve().parent.parent.parent),
         checkpoint={"path": MODEL_FILE, "sha256": file_sha256(rundir.model_file)},
+        eval_protocol=EVAL_PROTOCOL,
     )
 
 

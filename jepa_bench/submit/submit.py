@@ -3,8 +3,9 @@
 A submission is refused, with every reason, when the record is schema-invalid or incomplete, its
 checkpoint is missing, not safetensors or does not hash to the recorded sha256, its config hash is
 not ``RunConfig.from_dict(record["config"]).hash()`` (or disagrees with the run's config.yaml or
-the record's own task / model / seed / budget), its budget is ``smoke`` (unless allowed), or its
-task version is not the installed task's. Nothing is written to the leaderboard unless all pass.
+the record's own task / model / seed / budget), its budget is ``smoke`` (unless allowed), its
+task version is not the installed task's or its evaluation protocol not the installed
+evaluator's (``protocol_problems``). Nothing is written to the leaderboard unless all pass.
 
 Leaderboard layout added here: ``checkpoints/<task>/<run_id>.safetensors`` beside ``records/``.
 """
@@ -21,8 +22,10 @@ from typing import Any
 import yaml
 
 from jepa_bench.config import ConfigError, RunConfig
+from jepa_bench.evaluate import EVAL_PROTOCOL
 from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
 from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record, move_into_place
+from jepa_bench.record.schema import eval_protocol_of
 from jepa_bench.record.verification import strip_verification
 from jepa_bench.runner.build import build_task
 from jepa_bench.runner.rundir import CONFIG_FILE, RESULT_FILE
@@ -78,6 +81,18 @@ def consistency_problems(record: dict[str, Any]) -> list[str]:
         if value != in_config:
             problems.append(f"{name}: {value!r} in the record but {in_config!r} in its config")
     return problems
+
+
+def protocol_problems(record: dict[str, Any]) -> list[str]:
+    """The record's evaluation protocol against the installed evaluator's (empty when equal)."""
+    theirs = eval_protocol_of(record)
+    if theirs == EVAL_PROTOCOL:
+        return []
+    return [
+        f"eval_protocol: the record was scored under {theirs!r} but the installed evaluator "
+        f"follows {EVAL_PROTOCOL!r}; numbers of different protocols are not comparable (re-run "
+        "the evaluation with this version, or use the jepa-bench version that made the record)"
+    ]
 
 
 def checkpoint_problems(path: Path, sha256: str) -> list[str]:
@@ -155,6 +170,7 @@ def check_submission(
         reasons.append("metrics: empty (an incomplete record)")
     if record["budget"] == "smoke" and not allow_smoke:
         reasons.append("budget: a smoke run is a test, not a result (--allow-smoke to submit it)")
+    reasons += protocol_problems(record)
     reasons += consistency_problems(record)
     reasons += _config_file_problems(run_dir, record)
     checkpoint = None

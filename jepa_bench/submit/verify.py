@@ -3,11 +3,12 @@
 The record's config is rebuilt exactly (``RunConfig.from_dict(record["config"])``, whose hash must
 be the recorded one), the checkpoint's sha256 is checked *before* it is loaded, and the evaluator
 runs with the recorded seed, budget and evaluation settings on the installed task, whose version
-must be the recorded one. The untrained twin (same architecture and seed) is re-evaluated too.
+must be the recorded one, by the installed evaluator, whose protocol (``EVAL_PROTOCOL``) must be
+the recorded one. The untrained twin (same architecture and seed) is re-evaluated too.
 
 Outcomes: ``passed`` (every metric within tolerance), ``failed`` (a metric off, a hash mismatch,
 weights that do not fit the model) and ``error`` (nothing to compare: no checkpoint here, another
-task version installed, a model that cannot be built).
+task version or evaluation protocol installed, a model that cannot be built).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from jepa_bench.submit.submit import (
     checkpoint_problems,
     consistency_problems,
     leaderboard_checkpoint,
+    protocol_problems,
     run_checkpoint,
 )
 
@@ -160,6 +162,10 @@ def verify_record(
     record_file = record_file_of(path)
     record = load_record(record_file)  # RecordError names the file and every problem
     result = Verification(record_file, record, "failed")
+    result.problems += protocol_problems(record)
+    if result.problems:  # the installed evaluator cannot reproduce numbers of another protocol
+        result.status = "error"
+        return result
     result.problems += consistency_problems(record)
     ckpt = locate_checkpoint(record, record_file, checkpoint)
     result.checkpoint = ckpt
