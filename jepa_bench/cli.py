@@ -27,6 +27,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "jepa_bench.commands.report:report",
         "HTML report: latent-space figures and a verdict.",
     ),
+    "rescore": (
+        "jepa_bench.commands.rescore:rescore",
+        "Evaluate recorded checkpoints again under today's evaluation protocol.",
+    ),
     "migrate": (
         "jepa_bench.commands.migrate:migrate",
         "Re-key old records and run directories under today's config hash.",

@@ -25,7 +25,7 @@ from jepa_bench.config import ConfigError, RunConfig
 from jepa_bench.evaluate import EVAL_PROTOCOL
 from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
 from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record, move_into_place
-from jepa_bench.record.schema import eval_protocol_of
+from jepa_bench.record.schema import eval_protocol_of, hash_config
 from jepa_bench.record.verification import strip_verification
 from jepa_bench.runner.build import build_task
 from jepa_bench.runner.rundir import CONFIG_FILE, RESULT_FILE
@@ -65,10 +65,13 @@ def consistency_problems(record: dict[str, Any]) -> list[str]:
     except (TypeError, ValueError) as e:
         return [f"config: not a valid run config ({e})"]
     problems = []
-    if cfg.hash() != record["config_hash"]:
+    # The stored config as it was hashed: settings added to RunConfig later (with defaults that
+    # keep behaviour) must not make an older record look edited.
+    stored_hash = hash_config(record["config"])
+    if stored_hash != record["config_hash"]:
         problems.append(
             f"config_hash: the record says {record['config_hash']!r} but its config hashes to "
-            f"{cfg.hash()!r} (config or hash edited)"
+            f"{stored_hash!r} (config or hash edited)"
         )
     pairs = (
         ("seed", record["seed"], cfg.seed),
