@@ -1,5 +1,6 @@
 """convnext_mlp: reference size, shapes, the static-branch shortcut and the protocol."""
 
+import pytest
 import torch
 
 from jepa_bench.models.convnext_mlp import CONVNEXT_MLP_SMOKE as convnext_mlp_smoke
@@ -42,6 +43,29 @@ def test_rollout_sees_only_the_first_observation():
     act2[:, 2] += 1.0
     z2 = m.rollout(obs[:, 0], act2)
     assert torch.allclose(z[:, :3], z2[:, :3]) and not torch.allclose(z[:, 3:], z2[:, 3:])
+
+
+@pytest.mark.parametrize(("every", "t", "kept"), [(1, 5, 5), (2, 5, 3), (2, 6, 3), (4, 17, 5)])
+def test_every_kth_target_is_the_whole_rollout_subsampled(every, t, kept):
+    """target_every=k: targets are frames 0, k, 2k, ... encoded; predictions are the full
+    recurrent rollout at those steps; the first prediction is the first target."""
+    torch.manual_seed(0)
+    full = convnext_mlp_smoke(WALL_DOOR_LIKE).eval()
+    sub = convnext_mlp_smoke(WALL_DOOR_LIKE, target_every=every).eval()
+    sub.load_state_dict(full.state_dict())
+    obs, act = torch.rand(2, t, 2, 65, 65), torch.randn(2, t - 1, 2)
+    lat, ref = sub.train_latents(obs, act), full.train_latents(obs, act)
+    assert lat.pred.shape == lat.target.shape == (2, kept, sub.repr_dim)
+    assert torch.allclose(lat.target, ref.target[:, ::every], atol=1e-5)
+    assert torch.allclose(lat.pred, ref.pred[:, ::every], atol=1e-5)
+    assert torch.equal(lat.pred[:, 0], lat.target[:, 0])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_target_every_must_be_a_positive_integer(bad):
+    """target_every outside the integers >= 1 is a ValueError naming it."""
+    with pytest.raises(ValueError, match="target_every"):
+        ConvNeXtMLP(WALL_DOOR_LIKE, target_every=bad)
 
 
 def test_chunked_encoding_equals_one_pass():

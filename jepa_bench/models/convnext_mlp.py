@@ -126,8 +126,12 @@ class ConvNeXtMLP(nn.Module):
         encode_static_once: bool = True,
         chunk_bytes: int = 30_000_000,
         scale_stem: bool = True,
+        target_every: int = 1,
     ) -> None:
         super().__init__()
+        if isinstance(target_every, bool) or not isinstance(target_every, int) or target_every < 1:
+            raise ValueError(f"target_every must be an integer >= 1, got {target_every!r}")
+        self.target_every = target_every
         groups = spec.channel_groups or {"all": tuple(range(spec.obs_shape[0]))}
         self.groups = {name: list(ch) for name, ch in groups.items()}
         static = spec.static_groups if encode_static_once else ()
@@ -173,8 +177,12 @@ class ConvNeXtMLP(nn.Module):
         return recurrent_rollout(self, z0, actions, history=1)
 
     def train_latents(self, obs: Tensor, actions: Tensor) -> TrainLatents:
-        emb = self.encode(obs)  # (B, T, D)
-        pred = recurrent_rollout(self, emb[:, 0], actions, history=1)  # (B, T, D)
+        # Every ``target_every``-th frame (t = 0 included) is encoded as a target; the rollout
+        # still runs through every action, so training sees the whole horizon at a fraction of
+        # the encoder's cost (the encoder is ~99% of a step).
+        k = self.target_every
+        emb = self.encode(obs[:, ::k])  # (B, T', D), T' = ceil(T / k)
+        pred = recurrent_rollout(self, emb[:, 0], actions, history=1)[:, ::k]  # (B, T', D)
         return TrainLatents(pred=pred, target=emb, emb=emb)
 
     def param_groups(self) -> dict[str, nn.Module]:
