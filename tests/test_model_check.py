@@ -130,6 +130,25 @@ def test_train_latents_type_and_shapes():
     assert re.search(r"train_latents: target has shape \(2, 2, 8\); expected \(2, 3, 8\)", msg)
 
 
+def test_emb_may_cover_fewer_frames_but_not_more():
+    """emb holds the frames a model encoded: a subset of the window passes, more frames fail."""
+
+    class Subset(Linear):
+        def train_latents(self, obs, actions):
+            lat = super().train_latents(obs, actions)
+            return TrainLatents(lat.pred, lat.target, lat.emb[:, ::2])
+
+    class TooMany(Linear):
+        def train_latents(self, obs, actions):
+            lat = super().train_latents(obs, actions)
+            return TrainLatents(lat.pred, lat.target, torch.cat([lat.emb, lat.emb], 1))
+
+    check_model(Subset(SPEC), SPEC, name="m")  # raises ModelCheckError on any problem
+    assert re.search(
+        r"train_latents: emb for obs .* has shape \(2, 6, 8\); expected", problems_of(TooMany(SPEC))
+    )
+
+
 def test_exceptions_and_param_groups_are_reported():
     """A method that raises, and overlapping parameter groups, are reported by name."""
 

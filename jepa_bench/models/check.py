@@ -122,7 +122,16 @@ def _check_train_latents(
         problems.append(f"train_latents: must return a TrainLatents(pred, target, emb), got {kind}")
         return
     what = f"emb for obs {_shape(obs)}"
-    _check_tensor("train_latents", what, lat.emb, (b, t, d), "= (B, T, D)", problems)
+    emb_shape = _shape(lat.emb) if isinstance(lat.emb, Tensor) else None
+    ok = emb_shape is not None and len(emb_shape) == 3 and 1 <= emb_shape[1] <= t
+    if not ok or emb_shape is None or (emb_shape[0], emb_shape[2]) != (b, d):
+        got = emb_shape if emb_shape is not None else type(lat.emb).__name__
+        problems.append(
+            f"train_latents: {what} has shape {got}; expected ({b}, T_e, {d}) with "
+            f"1 <= T_e <= {t} = (B, frames encoded, D)"
+        )
+    else:
+        _check_tensor("train_latents", what, lat.emb, emb_shape, "", problems)
     pred_shape = _shape(lat.pred) if isinstance(lat.pred, Tensor) else None
     if pred_shape is None or len(pred_shape) != 3 or (pred_shape[0], pred_shape[2]) != (b, d):
         got = pred_shape if pred_shape is not None else type(lat.pred).__name__

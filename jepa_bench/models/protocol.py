@@ -32,7 +32,7 @@ class TrainLatents:
 
     pred: Tensor  # (B, T', D) predicted latents
     target: Tensor  # (B, T', D) encoded latents they are compared with
-    emb: Tensor  # (B, T, D) encoder embeddings of every observed frame
+    emb: Tensor  # (B, T_e, D) embeddings of the frames encoded (all T unless subsampled)
 
 
 @runtime_checkable
