@@ -145,7 +145,7 @@ def test_emb_may_cover_fewer_frames_but_not_more():
 
     check_model(Subset(SPEC), SPEC, name="m")  # raises ModelCheckError on any problem
     assert re.search(
-        r"train_latents: emb for obs .* has shape \(2, 6, 8\); expected", problems_of(TooMany(SPEC))
+        r"train_latents: emb for obs .* has shape \(2, 8, 8\); expected", problems_of(TooMany(SPEC))
     )
 
 
