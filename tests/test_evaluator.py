@@ -202,6 +202,22 @@ def test_latent_error_and_collapse(perfect, constant):
     assert perfect.metrics["collapse/std_min"] == pytest.approx(spread, rel=1e-4)
 
 
+def test_chance_is_the_train_mean_predictor_on_the_scored_windows(perfect, constant):
+    """``chance/<split>`` is the error of predicting the probe-train mean on the split's scored
+    windows: the same for any model, and what a constant model's probe converges to."""
+    task = DotTask()
+    for split, windows in (("normal", task.normal), ("far", task.far)):
+        m = len(windows) // CFG.probe_batch_size * CFG.probe_batch_size  # scored windows
+        expected = np.mean((windows.x[:m] - task.train.x.mean()) ** 2)
+        assert perfect.metrics[f"chance/{split}"] == pytest.approx(expected, rel=1e-6)  # float32
+        assert constant.metrics[f"chance/{split}"] == perfect.metrics[f"chance/{split}"]
+        ratio = constant.metrics[f"probe/{split}"] / constant.metrics[f"chance/{split}"]
+        assert ratio == pytest.approx(1.0, rel=0.05)
+        assert perfect.metrics[f"probe/{split}"] / perfect.metrics[f"chance/{split}"] < 0.01
+    assert perfect.higher_is_better["chance/normal"] is False
+    assert not any(k.startswith("chance/loc") for k in perfect.metrics)  # r2 suites have none
+
+
 def test_directions_and_details_are_json(perfect):
     """Every metric has a direction, and details survive strict JSON (NaN aside)."""
     assert set(perfect.metrics) == set(perfect.higher_is_better)

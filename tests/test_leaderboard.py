@@ -23,10 +23,12 @@ from jepa_bench.record import RecordError, load_record, write_record
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 GOLDEN = {  # generated file -> golden copy in tests/artifacts
-    "wall_door__1.md": "golden_wall_door__1.md",
-    "wall_door__1.csv": "golden_wall_door__1.csv",
+    "wall_door__1__default.md": "golden_wall_door__1__default.md",
+    "wall_door__1__default.csv": "golden_wall_door__1__default.csv",
+    "wall_door__1__default.details.csv": "golden_wall_door__1__default.details.csv",
     "README.md": "golden_leaderboard_README.md",
 }
+TABLE = "wall_door__1__default"
 
 
 def fixed_records() -> list[dict]:
@@ -52,7 +54,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_golden_tables(tmp_path):
-    """Two fixed records give exactly the stored markdown, CSV and index."""
+    """Two fixed records give exactly the stored headline markdown, CSVs and index."""
     for rec in fixed_records():
         add_record(tmp_path, rec)
     generate_tables(tmp_path)
@@ -63,43 +65,53 @@ def test_golden_tables(tmp_path):
         assert text == (ARTIFACTS / golden).read_text(), name
 
 
-def test_tables_per_task_and_version_sorted(tmp_path):
-    """One table per (task, version); rows sorted by the first probe metric, NaN last."""
+def test_tables_per_task_version_and_budget_sorted(tmp_path):
+    """One table per (task, version, budget); rows sorted by the first probe metric, NaN last."""
     a, b = fixed_records()
     add_record(tmp_path, a)
     add_record(tmp_path, b)
-    add_record(tmp_path, variant(a, "worst", **{"metrics.probe/normal.value": 50.0}))
-    add_record(tmp_path, variant(a, "nan-run", **{"metrics.probe/normal.value": math.nan}))
+    worst = {
+        "metrics.probe/normal.value": 50.0,
+        "regularizer.spec": "sigreg",
+        "config.reg": "sigreg",
+    }
+    add_record(tmp_path, variant(a, "worst", **worst))
+    nan = {"metrics.probe/normal.value": math.nan, "regularizer.spec": None, "config.reg": "none"}
+    add_record(tmp_path, variant(a, "nan-run", **nan))
     add_record(tmp_path, variant(a, "v2-run", **{"task.version": "2"}))
+    add_record(tmp_path, variant(a, "smoke-run", budget="smoke"))
     r2 = {"probe/x/r2": {"value": 0.5, "higher_is_better": True}}
     add_record(tmp_path, variant(a, "r2-low", **{"task.name": "arm", "metrics": r2}))
     r2_high = {"probe/x/r2": {"value": 0.9, "higher_is_better": True}}
-    add_record(tmp_path, variant(a, "r2-high", **{"task.name": "arm", "metrics": r2_high}))
+    high = {"task.name": "arm", "metrics": r2_high, "config.reg": "sigreg"}
+    add_record(tmp_path, variant(a, "r2-high", **high))
     generate_tables(tmp_path)
 
+    stems = ("arm__1__default", TABLE, "wall_door__1__smoke", "wall_door__2__default")
     names = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
-    expected = ["README.md"] + [
-        f"{s}.{e}" for s in ("arm__1", "wall_door__1", "wall_door__2") for e in ("csv", "md")
-    ]
+    expected = ["README.md", "index.html"]
+    expected += [f"{s}{e}" for s in stems for e in (".csv", ".details.csv", ".md")]
     assert names == sorted(expected)
-    order = [r["run_id"] for r in rows(tmp_path / "wall_door__1.csv")]
+    order = [r["run_ids"] for r in rows(tmp_path / f"{TABLE}.csv") if r["kind"] == "trained"]
     assert order == [b["run_id"], a["run_id"], "worst", "nan-run"]  # 8.5 < 12.75 < 50 < nan
-    assert [r["run_id"] for r in rows(tmp_path / "arm__1.csv")] == ["r2-high", "r2-low"]
+    arm = [r["run_ids"] for r in rows(tmp_path / "arm__1__default.csv") if r["kind"] == "trained"]
+    assert arm == ["r2-high", "r2-low"]
     readme = (tmp_path / "README.md").read_text()
-    assert all(f"({s}.md)" in readme for s in ("arm__1", "wall_door__1", "wall_door__2"))
+    assert all(f"({s}.md)" in readme for s in stems)
     assert "do not edit by hand" in readme
 
 
-def test_markdown_header_and_csv_values(tmp_path):
-    """Headers carry direction arrows; CSV values are the records' values at full precision."""
+def test_markdown_header_and_details_values(tmp_path):
+    """Headers carry labels and arrows from the declarations; the details CSV holds every
+    declared metric of every run at full precision, the untrained twin's beside it."""
     a, b = fixed_records()
     add_record(tmp_path, a)
     add_record(tmp_path, b)
     generate_tables(tmp_path)
-    md = (tmp_path / "wall_door__1.md").read_text()
-    assert "probe/normal ↓" in md and "collapse/effective_rank ↑" in md
-    assert "untrained probe/normal ↓" in md
-    row = rows(tmp_path / "wall_door__1.csv")[1]
+    md = (tmp_path / f"{TABLE}.md").read_text()
+    assert "| normal MSE ↓ | wall MSE ↓ |" in md and "MSE / chance ↓" in md
+    assert "collapse" not in md.split("## References")[0]  # a detail, not a headline column
+    row = rows(tmp_path / f"{TABLE}.details.csv")[1]
     assert row["run_id"] == a["run_id"]
     for key, entry in a["metrics"].items():
         assert float(row[key]) == entry["value"]
@@ -121,7 +133,7 @@ def test_invalid_record_skipped_with_warning(tmp_path):
     messages = [str(w.message) for w in caught]
     assert any("broken.json" in m and "not valid JSON" in m for m in messages)
     assert any("other_task" in m and "belongs at" in m for m in messages)
-    assert len(rows(tmp_path / "wall_door__1.csv")) == 2
+    assert len(rows(tmp_path / f"{TABLE}.details.csv")) == 2
     assert "2 invalid record file(s) skipped" in (tmp_path / "README.md").read_text()
 
 
@@ -153,7 +165,7 @@ def test_check_detects_stale_tables(tmp_path):
 
     add_record(lb, b)  # a new record: the table on disk is now stale
     result = runner.invoke(main, ["leaderboard", "--dir", str(lb), "--check"])
-    assert result.exit_code == 1 and "out of date: wall_door__1.md" in result.output
+    assert result.exit_code == 1 and f"out of date: {TABLE}.md" in result.output
     assert check_tables(lb)  # --check wrote nothing
 
     runner.invoke(main, ["leaderboard", "--dir", str(lb)])
@@ -173,7 +185,7 @@ def test_missing_directory_is_a_clear_error(tmp_path):
 
 def test_empty_leaderboard(tmp_path):
     """With no records, only an index saying so is generated."""
-    assert [p.name for p in generate_tables(tmp_path)] == ["README.md"]
+    assert [p.name for p in generate_tables(tmp_path)] == ["README.md", "index.html"]
     assert "No result records yet." in (tmp_path / "README.md").read_text()
 
 
@@ -186,8 +198,8 @@ def test_eval_protocols_never_share_a_table():
     version = a["task"]["version"]
     assert table_version(a) == version and table_version(newer) == f"{version}+eval-v2"
     files = render_tables([a, b, newer])
-    old, new = f"wall_door__{version}.md", f"wall_door__{version}+eval-v2.md"
+    old, new = f"wall_door__{version}__default.csv", f"wall_door__{version}+eval-v2__default.csv"
     assert a["run_id"] in files[old] and b["run_id"] in files[old]
     assert "run-newer" not in files[old] and a["run_id"] not in files[new]
     assert "run-newer" in files[new]
-    assert f"| wall_door | {version}+eval-v2 | 1 |" in files["README.md"]
+    assert f"| wall_door | {version}+eval-v2 | default | 1 | 1 |" in files["README.md"]

@@ -76,7 +76,7 @@ def test_leaderboard_files_are_renamed_and_tables_regenerated(tmp_path: Path):
     assert moved.read_bytes() == b"weights"
     new = load_record(board / "records" / "wall_door" / f"{done.new_run_id}.json")
     assert new["config_hash"] == hash_config(new["config"])
-    assert (board / "wall_door__wall_door-v1.md").is_file()
+    assert (board / f"wall_door__wall_door-v1__{new['budget']}.md").is_file()
     (again,) = migrate_leaderboard(board)
     assert not again.changed and again.new_run_id == done.new_run_id
 

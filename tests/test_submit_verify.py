@@ -1,4 +1,5 @@
-"""`jepa-bench submit` and `jepa-bench verify` on one smoke run and tampered copies of it."""
+"""`jepa-bench submit` and `jepa-bench verify` on one smoke run (conftest.py) and tampered copies
+of it."""
 
 from __future__ import annotations
 
@@ -29,51 +30,21 @@ from jepa_bench.submit import (
 )
 from jepa_bench.submit.submit import leaderboard_checkpoint
 
-TINY = dict(
-    train=16, probe_normal_train=16, probe_normal_val=8, probe_wall_val=8,
-    probe_wall_other_val=8, probe_expert_train=8, probe_expert_val=8,
-)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    """One smoke run of convnext_mlp_smoke on a tiny wall_door (shared, never modified)."""
-    from jepa_bench.runner import execute_run, resolve
-
-    root = tmp_path_factory.mktemp("run")
-    cfg = resolve(dict(
-        model="convnext_mlp_smoke", task="wall_door", budget="smoke", out=str(root / "runs"),
-        data_dir=str(root / "cache"), task_kwargs=dict(TINY),
-    ))  # fmt: skip
-    record = execute_run(cfg, progress=False)
-    return root / "runs" / record["run_id"]
-
-
-@pytest.fixture
-def run_copy(run_dir, tmp_path) -> Path:
-    """A copy of the run directory that a test may tamper with."""
-    return Path(shutil.copytree(run_dir, tmp_path / run_dir.name))
-
-
-@pytest.fixture(scope="module")
-def verified_board(run_dir, tmp_path_factory) -> tuple[Path, dict]:
-    """A leaderboard holding the run, submitted and verified once (shared, never modified)."""
-    board = tmp_path_factory.mktemp("board")
-    args = ["submit", str(run_dir), "--leaderboard-dir", str(board), "--allow-smoke"]
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == 0, res.output
-    path = next((board / "records" / "wall_door").glob("*.json"))
-    assert load_record(path)["verified"] is False
-    res = CliRunner().invoke(main, ["verify", str(path), "-q"])
-    assert res.exit_code == 0, res.output
-    return board, load_record(path)
-
 
 def edit_record(path: Path, change) -> None:
     """Apply ``change`` to the JSON of a record file in place (no validation)."""
     data = json.loads(path.read_text())
     change(data)
     path.write_text(json.dumps(data))
+
+
+def row_of(board: Path, record: dict) -> str:
+    """The headline markdown row of the record's configuration (its model's row)."""
+    stem = f"{record['task']['name']}__{tables.table_version(record)}__{record['budget']}"
+    md = (board / f"{stem}.md").read_text()
+    return next(
+        line for line in md.splitlines() if line.startswith(f"| {record['model']['name']} |")
+    )
 
 
 def board_copy(verified_board, tmp_path) -> tuple[Path, Path]:
@@ -94,10 +65,10 @@ def test_submit_then_verify_marks_the_row(verified_board):
     assert file_sha256(ckpt) == record["checkpoint"]["sha256"]
     version = tables.table_version(record)
     assert version == f"wall_door-v1+{EVAL_PROTOCOL}"
-    md = (board / f"wall_door__{version}.md").read_text()
-    row = next(line for line in md.splitlines() if record["run_id"] in line)
-    assert "| yes |" in row
-    assert plot_path(board, "wall_door", version).read_text().startswith("<?xml")
+    assert row_of(board, record).endswith("| yes |")
+    stem = f"wall_door__{version}__smoke"
+    assert plot_path(board, stem).read_text().startswith("<?xml")
+    assert record["run_id"] in (board / f"{stem}.details.csv").read_text()
 
 
 def test_verify_run_dir_prints_table_and_leaves_it_alone(run_dir):
@@ -130,8 +101,7 @@ def test_tampered_metrics_fail_verify(verified_board, tmp_path):
     assert result["verified"] is False and not any(c["pass"] for c in checks.values())
     for name, entry in original["metrics"].items():  # the recomputed values are the originals
         assert values_match(_nan(entry["value"]), _nan(checks[name]["recomputed"]), 1e-6, 0)
-    md = (board / f"wall_door__{tables.table_version(result)}.md").read_text()
-    assert "| no |" in next(line for line in md.splitlines() if result["run_id"] in line)
+    assert row_of(board, result).endswith("| no |")
 
 
 def _nan(v):
@@ -274,9 +244,10 @@ def test_submit_is_atomic_and_refuses_conflicts(run_copy, tmp_path, monkeypatch)
     edit_record(run_copy / "result.json", lambda d: d.update(verified=True))
     done = submit_run(run_copy, board, allow_smoke=True)
     assert load_record(done.record)["verified"] is False and done.notes
-    md = (board / f"wall_door__{tables.table_version(load_record(done.record))}.md").read_text()
-    assert "| no |" in next(line for line in md.splitlines() if done.record.stem in line)
+    assert row_of(board, load_record(done.record)).endswith("| no |")
     before = {p: p.read_bytes() for p in board.rglob("*") if p.is_file()}
+    with pytest.raises(SubmissionError, match="already submitted"):
+        submit_run(run_copy, board, allow_smoke=True)
     edit_record(run_copy / "result.json", lambda d: d.update(notes="changed"))
     with pytest.raises(SubmissionError, match="already holds a different record"):
         submit_run(run_copy, board, allow_smoke=True)

@@ -1,4 +1,4 @@
-"""``jepa-bench leaderboard``: regenerate (or check) the tables from the result records."""
+"""``jepa-bench leaderboard``: regenerate (or check) the tables and index.html from the records."""
 
 from __future__ import annotations
 
@@ -39,7 +39,11 @@ from jepa_bench.record.io import RecordError
     help="Write nothing; exit 1 when the tables on disk differ from what the records generate.",
 )
 def leaderboard(lb_dir: Path, to_add: tuple[Path, ...], check: bool) -> None:
-    """Regenerate the leaderboard tables (one per task and task version) from the records."""
+    """Regenerate the leaderboard from its records: one headline table (markdown + CSV, at most
+    12 columns) and a details CSV per task, task version + evaluation protocol and budget,
+    README.md, index.html (one sortable page with the params-vs-score figures) and the figures.
+
+    A verified record is never replaced by an unverified one (--add refuses it)."""
     if check and to_add:
         raise click.UsageError("--check writes nothing; use it without --add")
     with warnings.catch_warnings(record=True) as caught:
@@ -68,4 +72,4 @@ def leaderboard(lb_dir: Path, to_add: tuple[Path, ...], check: bool) -> None:
         click.echo(f"the tables in {lb_dir} are up to date")
         return
     tables = [p for p in written if p.suffix == ".md" and p.name != "README.md"]
-    click.echo(f"wrote {len(tables)} table(s) and README.md in {lb_dir}")
+    click.echo(f"wrote {len(tables)} table(s), README.md and index.html in {lb_dir}")

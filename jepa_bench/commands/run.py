@@ -236,6 +236,7 @@ def run(**kw: Any) -> None:
     if kw["nproc"] > 1 and "LOCAL_RANK" not in os.environ:
         _relaunch_under_torchrun(kw["nproc"])
     from jepa_bench.data.base import TaskDataError
+    from jepa_bench.leaderboard.lock import LeaderboardBusy
     from jepa_bench.models.check import ModelCheckError
     from jepa_bench.runner import RunDirError, execute_run, read_preset, resolve
     from jepa_bench.train.checkpoint import CheckpointError
@@ -261,6 +262,10 @@ def run(**kw: Any) -> None:
     except TaskDataError as exc:  # before the run directory exists: nothing was written
         click.echo(f"error: the task's data could not be made: {exc}", err=True)
         sys.exit(TASK_DATA_EXIT)
+    except (FileExistsError, LeaderboardBusy) as exc:  # --leaderboard-dir: the run itself is done
+        raise click.ClickException(
+            f"the run finished, but its record was not added to {kw['leaderboard_dir']}: {exc}"
+        ) from exc
     if not record:  # a non-zero rank of a distributed run
         return
     click.echo("")

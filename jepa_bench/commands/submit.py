@@ -32,13 +32,18 @@ def submit(
 ) -> None:  # fmt: skip
     """Check RUN_DIR's result.json and add it to the leaderboard.
 
-    Refused, with the reasons, when the record does not validate against the schema, its
-    checkpoint (safetensors only) is missing or does not match the recorded sha256, its config
-    does not hash to the recorded config hash, it is a smoke run (without --allow-smoke), or the
-    installed task has another version. Nothing is written unless every check passes. The record
-    goes to LEADERBOARD/records/<task>/<run_id>.json and the weights to
-    LEADERBOARD/checkpoints/<task>/<run_id>.safetensors; the tables are regenerated. The new row
-    is unverified until `jepa-bench verify` re-computes it.
+    Refused, with the reasons, when the record does not validate against the schema, names a
+    metric the evaluator never writes, lacks the task data's hash, its checkpoint (safetensors
+    only) is missing or does not match the recorded sha256, its config does not hash to the
+    recorded config hash, its parameter counts are not those of the rebuilt model, its planning
+    stopped at its time cap, it is a smoke run (without --allow-smoke), the installed task has
+    another version, or the run id is already on the leaderboard (a submit never replaces a
+    record). Nothing is written unless every check passes; writing holds the leaderboard's lock,
+    so of two simultaneous submits one wins. The record goes to
+    LEADERBOARD/records/<task>/<run_id>.json and the weights to
+    LEADERBOARD/checkpoints/<task>/<run_id>.safetensors (keep large ones out of git with
+    --no-checkpoint-copy); the tables are regenerated. The new row is unverified until
+    `jepa-bench verify` re-computes it.
     """
     from jepa_bench.commands.options import InputError
     from jepa_bench.record.io import RecordError
@@ -96,7 +101,9 @@ def submit(
 @click.option(
     "--data-dir",
     default=None,
-    help="Task data directory (default: the recorded one if it exists, else the cache).",
+    help="Task data directory (default: this machine's cache, $JEPA_BENCH_CACHE or "
+    "~/.cache/jepa-bench; never the folder the record names). The data's hash must be the "
+    "recorded one.",
 )
 @click.option("--skip-untrained", is_flag=True, help="Do not re-evaluate the untrained twin.")
 @click.option(
@@ -119,10 +126,12 @@ def verify(
 ) -> None:  # fmt: skip
     """Re-run the evaluation of RECORD (a record file or run directory) and compare its metrics.
 
-    The checkpoint's sha256 must match the record before it is loaded, and the config must hash
-    to the recorded config hash. The evaluation then runs with the recorded seed, budget and
-    settings on the installed task (same version as recorded), and the untrained twin is rebuilt
-    from the seed and re-evaluated. A metric passes when
+    The checkpoint's sha256 must match the record before it is loaded, the config must hash to
+    the recorded config hash, every metric name must be one the evaluator writes, the rebuilt
+    model's parameter counts and the hash of the task data evaluated on must be the recorded
+    ones. The evaluation then runs with the recorded seed, budget and settings on the installed
+    task (same version as recorded), and the untrained twin is rebuilt from the seed and
+    re-evaluated. Weights kept outside the leaderboard: --checkpoint PATH. A metric passes when
     |recomputed - recorded| <= atol + rtol * |recorded| (NaN only matches NaN).
 
     \b
@@ -135,6 +144,7 @@ def verify(
     Exit status: 0 every metric passed; 1 a metric or a hash did not match; 2 nothing could be
     compared (no checkpoint here, another task version installed, unreadable record).
     """
+    from jepa_bench.leaderboard.lock import LeaderboardBusy
     from jepa_bench.leaderboard.tables import record_path
     from jepa_bench.record.io import RecordError
     from jepa_bench.submit.verify import (
@@ -170,7 +180,7 @@ def verify(
         target = leaderboard_dir or root or Path("leaderboard")
         try:
             dest = mark_leaderboard(result, target)
-        except (ValueError, FileNotFoundError, RecordError) as e:
+        except (ValueError, FileNotFoundError, RecordError, LeaderboardBusy) as e:
             click.echo(f"error: leaderboard not updated: {e}", err=True)
             sys.exit(2)
         mark = "verified" if result.passed else "not verified"

@@ -6,6 +6,8 @@ It knows models only through ``WorldModel`` (``encode`` / ``rollout``) and tasks
 - ``probe/<split>`` (mse_px2 suites, px^2, lower is better);
 - ``probe/<target>/r2`` and ``probe/<target>/mse`` (r2 suites; ``probe/<split>/<target>/...``
   when the suite has several eval splits);
+- ``chance/<split>`` (mse_px2 suites, px^2): the constant predictor's error on the split (the
+  probe-train split's mean target; ``suites.chance_mse``), for the chance-normalised score;
 - ``probe_seed_std/<rest>`` beside each ``probe/<rest>`` of an MLP head: the spread over
   ``EvalConfig.probe_seeds`` prober seeds (``jepa_bench.evaluate.suites``), when there are two or
   more;

@@ -5,7 +5,9 @@ once per prober seed (``EvalConfig.probe_seeds``: each seed draws its own initia
 order and sampled time steps). Every metric is the mean over the seeds; with two or more seeds its
 spread, the sample standard deviation over them, is the metric ``probe_seed_std/<rest>`` (for
 ``probe/<rest>``) and each split's details keep the per-seed values. A linear head is fitted once
-in closed form: there is nothing for a seed to change.
+in closed form: there is nothing for a seed to change. Every split of an ``mse_px2`` suite also
+gets ``chance/<split>``: the error of the constant predictor (the probe-train split's mean target)
+on the same scored windows, the denominator of the leaderboard's chance-normalised score.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from jepa_bench.evaluate.probe import (
 from jepa_bench.evaluate.result import EvalResult
 
 SPREAD_PREFIX = "probe_seed_std/"  # + the metric name after "probe/"
+CHANCE_PREFIX = "chance/"  # + the split name of an mse_px2 suite
 
 Scores = dict[str, tuple[float, bool]]  # metric key -> (value, higher_is_better)
 
@@ -72,6 +75,14 @@ def check_suites(suites: list[ProbeSuite]) -> None:
 def prober_seeds(suite_seed: int, count: int) -> list[int]:
     """``count`` independent prober seeds derived from a suite's seed."""
     return [int(np.random.SeedSequence([suite_seed, j]).generate_state(1)[0]) for j in range(count)]
+
+
+def chance_mse(y_train: np.ndarray, y: np.ndarray) -> float:
+    """The constant predictor's error on a split: ``mse_px2`` of predicting, at every window and
+    time step, the probe-train split's mean target (per coordinate). ``y_train``: (N, T, K) and
+    ``y``: (M, T', K) in target units. A probe at this error has learnt nothing (score 1.0)."""
+    const = y_train.reshape(-1, y_train.shape[-1]).astype(np.float64).mean(axis=0)  # (K,)
+    return float(mse_px2(np.broadcast_to(const, y.shape), y)["value"])
 
 
 def spread_key(key: str) -> str:
@@ -238,3 +249,7 @@ def run_suite(
                 pred = predict(head, z, device).numpy() * std + mean  # (m, T, K)
             runs.append(_score(suite, split, pred, y, dims))
         info["splits"][split] = {"windows": n, "scored_windows": m, **_merge(runs, res)}
+        if suite.metric == "mse_px2":
+            chance = chance_mse(y_train, y)
+            res.add(f"{CHANCE_PREFIX}{split}", chance, higher_is_better=False)
+            info["splits"][split]["chance"] = chance

@@ -206,6 +206,10 @@ def validate_record(d: Any) -> list[str]:
     for part in ("metrics", "untrained_metrics"):
         if isinstance(d.get(part), dict):
             _check_metrics(d[part], part, out)
+    task_details = d["task"].get("details") if isinstance(d.get("task"), dict) else None
+    if isinstance(task_details, dict) and "data_sha256" in task_details:
+        if not _sha256(task_details["data_sha256"]):
+            out.append("task.details.data_sha256: expected 64 lowercase hex digits")
     return out
 
 

@@ -2,9 +2,11 @@
 
 A leaderboard record counts as verified (``is_verified``) only when its ``verified`` flag is set
 *and* its ``verification`` block (written by ``jepa-bench verify``) agrees with it: every check
-passed, and the block's recorded values, checkpoint hash and config hash are the record's own.
-Editing a metric of a verified record therefore un-verifies its row. No torch here: the tables
-use it.
+passed, and the block's recorded values, checkpoint hash, config hash, parameter counts (counted
+from the rebuilt model) and task data hash (recomputed from the data verify evaluated on) are the
+record's own. Editing a metric, a parameter count or the data hash of a verified record therefore
+un-verifies its row; so does a block written before verify checked them. No torch here: the
+tables use it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from jepa_bench.record.metrics import is_compared
+
+DATA_HASH_KEY = "data_sha256"  # in a record's task.details (``jepa_bench.data.hashing``)
 UNTRAINED_PREFIX = "untrained:"  # check names of the untrained twin's metrics
 
 
@@ -20,10 +25,17 @@ def as_float(v: Any) -> float:
 
 
 def is_timing(name: str) -> bool:
-    """Wall-clock metrics (``..._ms``, ``..._s``, ``...time...``) depend on the machine's load and
-    are reported but never compared."""
-    leaf = name.rsplit("/", 1)[-1]
-    return leaf.endswith(("_ms", "_s")) or "time" in leaf
+    """Declared wall-clock metrics (``plan/time_per_call_ms``): they depend on the machine's load
+    and are reported but never compared. A name without a declaration is never one of them (it
+    must be compared, so it cannot pass unchecked)."""
+    return not is_compared(name)
+
+
+def data_sha256_of(record: dict[str, Any]) -> str | None:
+    """The task data's hash stored in a record (``task.details.data_sha256``), if any."""
+    details = (record.get("task") or {}).get("details") or {}
+    value = details.get(DATA_HASH_KEY) if isinstance(details, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -41,9 +53,14 @@ def is_verified(record: dict[str, Any]) -> bool:
     checkpoint = record.get("checkpoint") or {}
     if block.get("checkpoint_sha256") != checkpoint.get("sha256"):
         return False
+    params = (record.get("model") or {}).get("params")
+    if block.get("params") != params:  # counted from the rebuilt model by verify
+        return False
+    if block.get(DATA_HASH_KEY) is None or block.get(DATA_HASH_KEY) != data_sha256_of(record):
+        return False
     checks = block.get("metrics")
     metrics = record.get("metrics") or {}
-    checked = {name for name in metrics if not is_timing(name)}  # wall-clock ones are not compared
+    checked = {name for name in metrics if is_compared(name)}  # wall-clock ones are not compared
     if not isinstance(checks, dict) or not metrics or checked - set(checks):
         return False
     untrained = record.get("untrained_metrics") or {}

@@ -23,7 +23,9 @@ from torch import nn
 from jepa_bench import distributed as ddp
 from jepa_bench.config import RunConfig
 from jepa_bench.data.base import Task, WindowSet
+from jepa_bench.data.hashing import DATA_HASH_KEY, task_data_sha256
 from jepa_bench.evaluate.evaluator import EVAL_PROTOCOL, EvalResult, evaluate
+from jepa_bench.leaderboard.lock import leaderboard_lock
 from jepa_bench.leaderboard.tables import add_record, generate_tables
 from jepa_bench.models.params import param_counts
 from jepa_bench.record.hardware import git_info, hardware_info
@@ -78,6 +80,15 @@ def evaluate_both(
     return Evaluations(trained, twin, time.perf_counter() - t0)
 
 
+def task_entry(task: Task) -> dict[str, Any]:
+    """The record's ``task``: name, version and ``describe()``, whose ``data_sha256`` (computed
+    from the data, ``jepa_bench.data.hashing``) is added when the task does not report it."""
+    details = dict(task.describe())
+    if not details.get(DATA_HASH_KEY):
+        details[DATA_HASH_KEY] = task_data_sha256(task)
+    return {"name": task.spec.name, "version": task.spec.version, "details": details}
+
+
 def make_record(
     cfg: RunConfig,
     rundir: RunDir,
@@ -91,7 +102,7 @@ def make_record(
     """The result record of a finished run (validated)."""
     return build_record(
         run_id=rundir.path.name,
-        task={"name": task.spec.name, "version": task.spec.version, "details": task.describe()},
+        task=task_entry(task),
         model={"name": cfg.model, "params": param_counts(model)},
         regularizer={"spec": cfg.reg, "resolved": describe_reg(cfg.reg, seed=cfg.seed)},
         seed=cfg.seed,
@@ -193,7 +204,8 @@ def execute_run(
             raise
         if not record:
             return {}
-    if leaderboard_dir is not None:
-        add_record(leaderboard_dir, record)
-        generate_tables(leaderboard_dir)
+    if leaderboard_dir is not None:  # a folder the user named; never one of the repository's
+        with leaderboard_lock(leaderboard_dir):
+            add_record(leaderboard_dir, record)  # refuses to replace a verified record
+            generate_tables(leaderboard_dir)
     return record

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from jepa_bench.record.verification import as_float, is_timing
+from jepa_bench.record.metrics import is_compared, spec_of
+from jepa_bench.record.verification import as_float
 
 # Same machine, same software: evaluation is deterministic up to float reduction order.
 DEFAULT_RTOL = 1e-3
@@ -48,6 +49,11 @@ def values_match(recorded: float, recomputed: float, rtol: float, atol: float) -
     return abs(recomputed - recorded) <= atol + rtol * abs(recorded)
 
 
+def _optional(name: str) -> bool:
+    spec = spec_of(name)
+    return spec is not None and spec.optional
+
+
 def compare_metrics(
     recorded: dict[str, Any] | None,
     recomputed: dict[str, float],
@@ -58,11 +64,13 @@ def compare_metrics(
     """One check per metric name in either; a metric missing on one side fails.
 
     ``recorded`` holds record entries ``{value, higher_is_better}``; ``recomputed`` plain values.
-    Timing metrics (``is_timing``) are left out: they measure the machine, not the model.
+    Declared wall-clock metrics are left out: they measure the machine, not the model. A metric
+    declared ``optional`` (added to the evaluator after records of its protocol existed) is left
+    out when the record lacks it; every other name, declared or not, is compared.
     """
     recorded = recorded or {}
     names = list(recorded) + [n for n in recomputed if n not in recorded]
-    names = [n for n in names if not is_timing(n)]
+    names = [n for n in names if is_compared(n) and (n in recorded or not _optional(n))]
     out = []
     for name in names:
         rec = as_float(recorded[name]["value"]) if name in recorded else None

@@ -5,7 +5,10 @@ checkpoint is missing, not safetensors or does not hash to the recorded sha256, 
 not ``RunConfig.from_dict(record["config"]).hash()`` (or disagrees with the run's config.yaml or
 the record's own task / model / seed / budget), its budget is ``smoke`` (unless allowed), its
 task version is not the installed task's or its evaluation protocol not the installed
-evaluator's (``protocol_problems``). Nothing is written to the leaderboard unless all pass.
+evaluator's (``protocol_problems``), a metric name is not declared, the task data's hash is
+missing, the parameter counts are not those of the rebuilt model, or its planning stopped at its
+time cap (``checks``). Nothing is written to the leaderboard unless all pass; writing is under
+the leaderboard's lock and never replaces a record already there.
 
 Leaderboard layout added here: ``checkpoints/<task>/<run_id>.safetensors`` beside ``records/``.
 """
@@ -23,12 +26,19 @@ import yaml
 
 from jepa_bench.config import ConfigError, RunConfig
 from jepa_bench.evaluate import EVAL_PROTOCOL
-from jepa_bench.leaderboard.tables import add_record, generate_tables, record_path
+from jepa_bench.leaderboard.lock import DEFAULT_TIMEOUT_S, LeaderboardBusy, leaderboard_lock
+from jepa_bench.leaderboard.tables import generate_tables, record_path
 from jepa_bench.record.io import RecordError, dumps, file_sha256, load_record, move_into_place
-from jepa_bench.record.schema import eval_protocol_of, hash_config
-from jepa_bench.record.verification import strip_verification
-from jepa_bench.runner.build import build_task
+from jepa_bench.record.schema import eval_protocol_of, hash_config, validate_record
+from jepa_bench.record.verification import is_verified, strip_verification
+from jepa_bench.runner.build import build, build_task
 from jepa_bench.runner.rundir import CONFIG_FILE, RESULT_FILE
+from jepa_bench.submit.checks import (
+    data_hash_problems,
+    metric_name_problems,
+    param_problems,
+    planning_cap_problems,
+)
 
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_SUFFIX = ".safetensors"
@@ -123,8 +133,12 @@ def run_checkpoint(run_dir: Path, record: dict[str, Any]) -> Path | None:
     return path if path.is_relative_to(run_dir.resolve()) else None
 
 
-def task_problems(record: dict[str, Any], data_dir: str | None = None) -> list[str]:
-    """The recorded task version against the installed task's (building it reads no data)."""
+def task_problems(
+    record: dict[str, Any], data_dir: str | None = None, base: Path | None = None
+) -> list[str]:
+    """What the config rebuilds (building reads no data) against the record: the installed
+    task's version, the model's parameter counts and, when the task offers planning, whether the
+    record's planning stopped at its time cap (``checks``)."""
     try:
         cfg = RunConfig.from_dict(record["config"])
         if data_dir is not None:
@@ -138,7 +152,11 @@ def task_problems(record: dict[str, Any], data_dir: str | None = None) -> list[s
             f"task.version: the run used {record['task']['version']!r} but the installed task "
             f"{name!r} is {task.spec.version!r}; results of different versions are not comparable"
         ]
-    return []
+    try:
+        model = build(cfg, base).model
+    except (ConfigError, ValueError) as e:
+        return [f"model: cannot rebuild {record['model']['name']!r} from the config ({e})"]
+    return param_problems(record, model) + planning_cap_problems(record, task)
 
 
 def _config_file_problems(run_dir: Path, record: dict[str, Any]) -> list[str]:
@@ -174,6 +192,8 @@ def check_submission(
     if record["budget"] == "smoke" and not allow_smoke:
         reasons.append("budget: a smoke run is a test, not a result (--allow-smoke to submit it)")
     reasons += protocol_problems(record)
+    reasons += metric_name_problems(record)
+    reasons += data_hash_problems(record)
     reasons += consistency_problems(record)
     reasons += _config_file_problems(run_dir, record)
     checkpoint = None
@@ -185,7 +205,8 @@ def check_submission(
             reasons.append(f"checkpoint: {record['checkpoint']['path']!r} is outside the run dir")
         else:
             reasons += checkpoint_problems(checkpoint, record["checkpoint"]["sha256"])
-    reasons += task_problems(record, data_dir)
+    if not reasons:  # rebuilding the model is worth it only for an otherwise sound record
+        reasons += task_problems(record, data_dir, base=run_dir)
     if reasons:
         raise SubmissionError(source, reasons)
     assert checkpoint is not None
@@ -207,6 +228,39 @@ def _copy_atomic(src: Path, dest: Path, sha256: str) -> None:
         raise
 
 
+def _create_record(dest: Path, record: dict[str, Any]) -> None:
+    """Write ``record`` at ``dest`` only if nothing is there: an atomic create (``os.link`` of a
+    finished temporary file fails when ``dest`` exists), so of two writers exactly one wins."""
+    problems = validate_record(record)
+    if problems:
+        raise RecordError("cannot add an invalid record:\n  - " + "\n  - ".join(problems))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dumps(record))
+        os.chmod(tmp, 0o644)
+        os.link(tmp, dest)  # FileExistsError when another writer got there first
+    finally:
+        os.unlink(tmp)
+
+
+def _existing_problem(dest: Path, record: dict[str, Any]) -> str:
+    """Why a run whose record is already at ``dest`` is refused."""
+    try:
+        existing = load_record(dest)
+    except RecordError as e:
+        return f"{dest} holds an unreadable record ({e}); remove it by hand first"
+    if is_verified(existing):
+        return (
+            f"already submitted and verified: {dest} holds a verified record under this run id, "
+            "and a submit never replaces a verified record"
+        )
+    if dumps(strip_verification(existing)) != dumps(record):
+        return f"{dest} already holds a different record under this run id"
+    return f"already submitted: {dest} holds this record (verify it: jepa-bench verify {dest})"
+
+
 def submit_run(
     run_dir: str | Path,
     leaderboard_dir: str | Path = "leaderboard",
@@ -214,23 +268,42 @@ def submit_run(
     allow_smoke: bool = False,
     copy_checkpoint: bool = True,
     data_dir: str | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
 ) -> Submission:
     """Check a run (``check_submission``), then add its record and checkpoint; regenerate tables.
 
-    The leaderboard copy starts unverified (``jepa-bench verify`` marks it). A different record
-    already under the same run id is refused. On any failure nothing stays written.
+    The leaderboard copy starts unverified (``jepa-bench verify`` marks it). Writing happens under
+    the leaderboard's lock (``leaderboard_lock``, waiting up to ``lock_timeout`` s) and the record
+    is created atomically, never replaced: a run id already on the leaderboard, verified or not,
+    is refused ("already submitted"), so of two simultaneous submits exactly one succeeds. On any
+    failure nothing stays written.
     """
     record, checkpoint = check_submission(run_dir, allow_smoke=allow_smoke, data_dir=data_dir)
     notes = []
     if record.get("verified") or "verification" in record:
         notes.append("the run's own verified flag was reset: only the leaderboard copy is verified")
     record = strip_verification(record)
+    try:
+        with leaderboard_lock(leaderboard_dir, lock_timeout):
+            return _write(
+                Path(run_dir), leaderboard_dir, record, checkpoint, copy_checkpoint, notes
+            )
+    except LeaderboardBusy as e:
+        raise SubmissionError(run_dir, [str(e)]) from None
+
+
+def _write(
+    run_dir: Path,
+    leaderboard_dir: str | Path,
+    record: dict[str, Any],
+    checkpoint: Path,
+    copy_checkpoint: bool,
+    notes: list[str],
+) -> Submission:
+    """The writing half of ``submit_run`` (under the leaderboard's lock)."""
     dest = record_path(leaderboard_dir, record)
     if dest.exists():
-        existing = strip_verification(load_record(dest))
-        if dumps(existing) != dumps(record):
-            raise SubmissionError(run_dir, [f"{dest} already holds a different record"])
-        notes.append(f"{dest} already holds this record; left as it is")
+        raise SubmissionError(run_dir, [_existing_problem(dest, record)])
     ckpt_dest = leaderboard_checkpoint(leaderboard_dir, record) if copy_checkpoint else None
     sha = record["checkpoint"]["sha256"]
     if ckpt_dest is not None and ckpt_dest.exists() and file_sha256(ckpt_dest) != sha:
@@ -241,9 +314,13 @@ def submit_run(
         if ckpt_dest is not None and not ckpt_dest.exists():
             _copy_atomic(checkpoint, ckpt_dest, sha)
             written.append(ckpt_dest)
-        if not dest.exists():
-            add_record(leaderboard_dir, record)
-            written.append(dest)
+        try:
+            _create_record(dest, record)
+        except FileExistsError:
+            raise SubmissionError(
+                run_dir, [f"already submitted: another submit created {dest} first"]
+            ) from None
+        written.append(dest)
         tables = generate_tables(leaderboard_dir)
     except BaseException:
         for path in written:

@@ -1,10 +1,15 @@
 """``verify``: reload a record's checkpoint, re-run its evaluation, compare every metric.
 
 The record's config is rebuilt exactly (``RunConfig.from_dict(record["config"])``, whose hash must
-be the recorded one), the checkpoint's sha256 is checked *before* it is loaded, and the evaluator
-runs with the recorded seed, budget and evaluation settings on the installed task, whose version
-must be the recorded one, by the installed evaluator, whose protocol (``EVAL_PROTOCOL``) must be
-the recorded one. The untrained twin (same architecture and seed) is re-evaluated too.
+be the recorded one), every metric name must be declared (``jepa_bench.record.metrics``), the
+checkpoint's sha256 is checked *before* it is loaded, the rebuilt model's parameter counts must be
+the recorded ones, and the task data's hash, computed from the data verify evaluates on (the
+verifier's cache or ``data_dir``, never the record's own data folder), must be the recorded one.
+The evaluator then runs with the recorded seed, budget and evaluation settings on the installed
+task, whose version must be the recorded one, by the installed evaluator, whose protocol
+(``EVAL_PROTOCOL``) must be the recorded one. The untrained twin (same architecture and seed) is
+re-evaluated too. A record whose planning stopped at its time cap cannot be verified (``error``;
+``submit`` refuses it).
 
 Outcomes: ``passed`` (every metric within tolerance), ``failed`` (a metric off, a hash mismatch,
 weights that do not fit the model) and ``error`` (nothing to compare: no checkpoint here, another
@@ -20,13 +25,23 @@ from typing import Any, Literal
 
 from jepa_bench import __version__
 from jepa_bench.config import RunConfig
+from jepa_bench.data.base import TaskDataError
+from jepa_bench.data.hashing import DATA_HASH_KEY, task_data_sha256
 from jepa_bench.evaluate.evaluator import evaluate
+from jepa_bench.leaderboard.lock import leaderboard_lock
 from jepa_bench.leaderboard.tables import RECORDS, add_record, generate_tables, record_path
+from jepa_bench.models.params import param_counts
 from jepa_bench.record.hardware import hardware_info, hardware_short
 from jepa_bench.record.io import dumps, load_record
 from jepa_bench.record.verification import UNTRAINED_PREFIX, strip_verification
 from jepa_bench.runner import RunDirError, load_trained
 from jepa_bench.runner.build import twin_eval_config
+from jepa_bench.submit.checks import (
+    data_hash_problems,
+    metric_name_problems,
+    param_problems,
+    planning_cap_problems,
+)
 from jepa_bench.submit.compare import DEFAULT_ATOL, DEFAULT_RTOL, MetricCheck, compare_metrics
 from jepa_bench.submit.submit import (
     RESULT_FILE,
@@ -52,6 +67,7 @@ class Verification:
     checks: list[MetricCheck] = field(default_factory=list)
     checkpoint: Path | None = None
     block: dict[str, Any] | None = None
+    found: dict[str, Any] = field(default_factory=dict)  # rebuilt params, recomputed data hash
 
     @property
     def passed(self) -> bool:
@@ -98,11 +114,13 @@ def _recompute(
     data_dir: str | None,
     untrained: bool,
     progress: bool,
+    found: dict[str, Any],
 ) -> tuple[Status | None, list[str], dict[str, float], dict[str, float] | None, str]:
-    """(status if it stops early, problems, metrics, untrained metrics, device used)."""
+    """(status if it stops early, problems, metrics, untrained metrics, device used); ``found``
+    receives the rebuilt model's parameter counts and the data's hash."""
     cfg = RunConfig.from_dict(record["config"])
-    recorded = cfg.data_dir  # reused when it exists here; the data are the same either way
-    data_dir = data_dir or (recorded if recorded and Path(recorded).is_dir() else None)
+    # Never the record's own data_dir: data planted there would be what verify evaluates on. The
+    # verifier's cache (or --data-dir) is used, and the data's hash must be the recorded one.
     # Planning's wall-clock cap only protects a run's time budget; a verifier on a slower or busier
     # machine must still reproduce the planning metrics, so it plans without the cap.
     cfg = replace(
@@ -121,6 +139,14 @@ def _recompute(
             f"task.version: the run used {record['task']['version']!r}, the installed task is "
             f"{run.task.spec.version!r}; verify with the jepa-bench version that made the record"
         ], {}, None, str(run.device)  # fmt: skip
+    found["params"] = param_counts(run.model)
+    try:
+        found[DATA_HASH_KEY] = task_data_sha256(run.task)  # from the data evaluated on
+    except TaskDataError as e:
+        return "error", [f"task data: {e}"], {}, None, str(run.device)
+    problems = param_problems(record, run.model) + data_hash_problems(record, found[DATA_HASH_KEY])
+    if problems:  # another model or other data: their numbers would prove nothing
+        return "failed", problems, {}, None, str(run.device)
     kw: dict[str, Any] = dict(device=run.device, seed=cfg.seed, progress=progress)
     metrics = evaluate(run.model, run.task, cfg.eval, **kw).metrics
     twin = None
@@ -130,7 +156,6 @@ def _recompute(
 
 
 def _block(result: Verification, rtol: float, atol: float, device: str) -> dict[str, Any]:
-
     return {
         "verified": result.passed,
         "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
@@ -140,6 +165,8 @@ def _block(result: Verification, rtol: float, atol: float, device: str) -> dict[
         "jepa_bench_version": __version__,
         "checkpoint_sha256": (result.record["checkpoint"] or {}).get("sha256"),
         "config_hash": result.record["config_hash"],
+        "params": result.found.get("params"),  # counted from the rebuilt model
+        DATA_HASH_KEY: result.found.get(DATA_HASH_KEY),  # computed from the data evaluated on
         "metrics": {c.name: c.to_dict() for c in result.checks},
         "problems": list(result.problems),
     }
@@ -166,7 +193,12 @@ def verify_record(
     if result.problems:  # the installed evaluator cannot reproduce numbers of another protocol
         result.status = "error"
         return result
-    result.problems += consistency_problems(record)
+    result.problems += planning_cap_problems(record)
+    if result.problems:  # a capped run's planning cannot be reproduced (refused at submit)
+        result.status = "error"
+        return result
+    result.problems += metric_name_problems(record) + consistency_problems(record)
+    result.problems += data_hash_problems(record)
     ckpt = locate_checkpoint(record, record_file, checkpoint)
     result.checkpoint = ckpt
     if result.problems:  # an edited record fails whether or not its weights are here
@@ -187,7 +219,7 @@ def verify_record(
         return result
     want_twin = untrained and bool(record.get("untrained_metrics"))
     status, problems, metrics, twin, used = _recompute(
-        record, record_file, ckpt, device, data_dir, want_twin, progress
+        record, record_file, ckpt, device, data_dir, want_twin, progress, result.found
     )
     result.problems += problems
     if status is not None:
@@ -222,8 +254,9 @@ def mark_leaderboard(result: Verification, leaderboard_dir: str | Path | None = 
     if dumps(strip_verification(load_record(dest))) != dumps(base):
         raise ValueError(f"{dest} holds a different record than {result.record_file}")
     updated = {**base, "verified": result.passed, "verification": result.block}
-    add_record(root, updated, overwrite=True)
-    generate_tables(root)
+    with leaderboard_lock(root):
+        add_record(root, updated, overwrite=True, unverify=True)  # a failed re-check un-verifies
+        generate_tables(root)
     return dest
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from jepa_bench.data.base import ProbeSuite, TaskSpec
+from jepa_bench.data.hashing import DATA_HASH_KEY, update_array
 from jepa_bench.data.robot.loader import FLOAT_COLUMNS, H5Frames
 from jepa_bench.data.robot.split import SPLIT_SEED, TRAIN_SPLIT, split_episodes
 from jepa_bench.data.robot.windows import (
@@ -34,6 +35,23 @@ def data_fingerprint(reader: H5Frames) -> str:
     h.update(np.ascontiguousarray(reader.columns["action"]).tobytes())
     h.update(repr((reader.pixel_key, reader.source_shape)).encode())
     return h.hexdigest()[:12]
+
+
+def frames_sha256(reader: H5Frames, block: int = 1024) -> str:
+    """Hex SHA-256 of the episode table, the float columns and every frame (at the size the task
+    reads them): the content the task trains and evaluates on, not the file's bytes (whose
+    attributes hold creation times)."""
+    h = hashlib.sha256()
+    update_array(h, "ep_len", reader.ep_len)
+    for name in sorted(reader.columns):
+        update_array(h, name, reader.columns[name])
+    if reader.cached:
+        update_array(h, "frames", reader.load())
+    else:
+        for lo in range(0, reader.n_rows, block):
+            rows = np.arange(lo, min(reader.n_rows, lo + block))[None]  # (1, block)
+            update_array(h, f"frames[{lo}]", reader.frames(rows)[0])
+    return h.hexdigest()
 
 
 class RobotTask:
@@ -107,6 +125,7 @@ class RobotTask:
         )
         self.provenance = dict(provenance or {})
         self._sets: dict[str, RobotWindows] = {}
+        self._data_sha: str | None = None
 
     def windows(self, split: str) -> RobotWindows:
         """``train`` (every start, no targets), ``probe_train`` or ``val`` (probe windows)."""
@@ -142,8 +161,14 @@ class RobotTask:
             )
         ]
 
+    def data_sha256(self) -> str:
+        """``frames_sha256`` of the file (computed once per task)."""
+        if self._data_sha is None:
+            self._data_sha = frames_sha256(self.reader)
+        return self._data_sha
+
     def describe(self) -> dict[str, object]:
-        """File, split, window settings and normalisation statistics, JSON-able."""
+        """File, split, window settings, normalisation statistics and the data's hash."""
         r = self.reader
         ids = r.episode_idx[r.ep_offset]  # source episode index of each episode
         return {
@@ -169,4 +194,5 @@ class RobotTask:
             "in_memory": bool(r.cached),
             "normalisation": self.norm.to_dict(),
             "file_attrs": {k: v for k, v in r.attrs.items() if k != "options"},
+            DATA_HASH_KEY: self.data_sha256(),
         }

@@ -17,6 +17,7 @@ from jepa_bench.data.base import (
     TensorBatch,
     cache_root,
 )
+from jepa_bench.data.hashing import DATA_HASH_KEY, arrays_sha256
 from jepa_bench.data.wall_door import cache as cache_mod
 from jepa_bench.data.wall_door import physics as ph
 from jepa_bench.data.wall_door.actions import STEP_HI
@@ -147,6 +148,7 @@ class WallDoorTask:
         )
         self._splits: dict[str, dict[str, np.ndarray]] | None = None
         self.built = False  # whether the last load generated the data (vs. read the cache)
+        self._data_sha: str | None = None
 
     def splits(self) -> dict[str, dict[str, np.ndarray]]:
         """Compact arrays of every split, generated or read from the cache once."""
@@ -158,6 +160,16 @@ class WallDoorTask:
             else:
                 self._splits, self.built = build(), True
         return self._splits
+
+    def data_sha256(self) -> str:
+        """Hex SHA-256 of the split arrays in memory (computed from the data, whatever the cache
+        file's own checksums say); the record stores it and ``verify`` recomputes it."""
+        if self._data_sha is None:
+            splits = self.splits()
+            self._data_sha = arrays_sha256(
+                (f"{s}/{f}", splits[s][f]) for s in sorted(splits) for f in sorted(splits[s])
+            )
+        return self._data_sha
 
     def windows(self, split: str, with_targets: bool = True) -> WallDoorWindows:
         """One split as a window set (``train`` never carries targets)."""
@@ -211,7 +223,8 @@ class WallDoorTask:
         )
 
     def describe(self) -> dict[str, object]:
-        """Sizes, version, data seed, cache path and layout split, JSON-able."""
+        """Sizes, version, data seed, cache path, layout split and the data's hash, JSON-able."""
+        data_sha = self.data_sha256()  # loads (or generates) the data first
         return {
             "version": TASK_VERSION,
             "budget": self.budget,
@@ -222,6 +235,7 @@ class WallDoorTask:
             "held_out_layouts": {"wall_x": ph.HELD_OUT_WALL_X, "door_y": ph.HELD_OUT_DOOR_Y},
             "cache_path": str(self.cache_path) if self.use_cache else None,
             "generated_this_run": self.built if self._splits is not None else None,
+            DATA_HASH_KEY: data_sha,
         }
 
 

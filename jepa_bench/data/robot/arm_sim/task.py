@@ -112,6 +112,9 @@ class ArmSimTask:
     def probe_suites(self) -> list[ProbeSuite]:
         return self.task.probe_suites()
 
+    def data_sha256(self) -> str:
+        return self.task.data_sha256()
+
     def describe(self) -> dict[str, object]:
         return {**self.task.describe(), "generated_this_run": self.built}
 
