@@ -28,8 +28,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5re
 max-width:110rem;padding:0 1rem;color:#1b1f24;line-height:1.4}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #d0d7de}
 p.note,p.how{color:#57606a;font-size:.9rem}
-div.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
-th,td{border:1px solid #d0d7de;padding:.3rem .55rem;white-space:nowrap}
+div.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6rem 0;font-size:.84rem}
+th,td{border:1px solid #d0d7de;padding:.25rem .45rem;white-space:nowrap}
 th{background:#f6f8fa;cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
