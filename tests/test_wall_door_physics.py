@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from jepa_bench.data.wall_door import generate as gen
 from jepa_bench.data.wall_door import physics as ph
-from jepa_bench.data.wall_door.render import render, render_torch
+from jepa_bench.data.wall_door.render import CUTOFF, render, render_torch
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -175,21 +175,20 @@ def test_rendered_blob_peaks_at_the_location(seed: int, split: str) -> None:
 @PROPERTY
 @given(x=st.floats(0, 64), y=st.floats(0, 64))
 def test_agent_channel_holds_no_subnormals(x: float, y: float) -> None:
-    """Every agent pixel is 0 or a normal float32 equal to the Gaussian (the tail below the
-    smallest normal float is 0), on the host and in torch alike."""
+    """Every agent pixel is 0 or the Gaussian, and 0 exactly where the Gaussian is below the
+    cutoff (no subnormal floats), on the host and in torch alike."""
     loc = np.array([[[x, y]]], np.float32)
     agent = render(loc, np.array([[30, 30]], np.int16))[0, 0, 0]
-    tiny = np.finfo(np.float32).tiny
-    assert not ((agent > 0) & (agent < tiny)).any()
+    assert not ((agent > 0) & (agent < CUTOFF)).any()
     rows, cols = np.mgrid[0:65, 0:65].astype(np.float32)
     gauss = np.exp(-0.5 / SPEC_DOT_STD**2 * (cols - x) ** 2) * np.exp(
         -0.5 / SPEC_DOT_STD**2 * (rows - y) ** 2
     )
-    normal = gauss >= tiny
+    normal = gauss >= CUTOFF
     np.testing.assert_allclose(agent[normal], gauss[normal], rtol=1e-5)
     assert (agent[~normal] == 0).all()
     ours = render_torch(torch.from_numpy(loc), torch.tensor([[30, 30]]))[0, 0, 0].numpy()
-    assert not ((ours > 0) & (ours < tiny)).any()
+    assert not ((ours > 0) & (ours < CUTOFF)).any()
 
 
 @PROPERTY

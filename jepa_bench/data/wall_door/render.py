@@ -4,9 +4,10 @@ Channel 0 is the agent, a Gaussian blob ``exp(-d^2 / (2 * 1.3^2))`` centred on t
 location (value 1.0 at the exact location). Channel 1 holds the border lines and the wall at 1.0.
 
 The blob's far tail underflows: about 2% of the agent channel's pixels would be subnormal floats
-(below 1.2e-38), and CPUs compute with subnormals many times slower. They are stored as 0: the
-same numbers to float32 precision everywhere else (a convnext_mlp trained on either gives
-bit-identical weights) and half the CPU time of a training step.
+(below 1.2e-38), and products of the next-smallest ones with a network's weights are subnormal
+too; CPUs compute with subnormals many times slower. Values below ``CUTOFF`` (1e-30, far below
+float32's resolution next to the blob's 1.0) are stored as 0: a convnext_mlp trained on either
+rendering has bit-identical weights, and a training step takes half the CPU time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from jepa_bench.data.wall_door.physics import BORDER_HI, BORDER_LO, DOOR_HALF, I
 
 DOT_STD = 1.3
 _GRID = np.arange(IMG_SIZE, dtype=np.float32)
-TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32; values below become 0
+CUTOFF = 1e-30  # agent pixels below this are 0 (see the module docstring)
 
 
 def render_walls(layouts: np.ndarray) -> np.ndarray:
@@ -49,7 +50,7 @@ def render_agent(locations: np.ndarray, out: np.ndarray | None = None) -> np.nda
         out = gy[..., :, None] * gx[..., None, :]
     else:
         np.multiply(gy[..., :, None], gx[..., None, :], out=out)
-    out[out < TINY] = 0.0  # no subnormals (see the module docstring)
+    out[out < CUTOFF] = 0.0  # no subnormals (see the module docstring)
     return out
 
 
@@ -84,7 +85,7 @@ def render_torch(locations: Tensor, layouts: Tensor) -> Tensor:
     obs = torch.empty(b, t, 2, IMG_SIZE, IMG_SIZE, dtype=torch.float32, device=locations.device)
     agent = obs[:, :, 0]
     torch.mul(gy[..., :, None], gx[..., None, :], out=agent)
-    agent.masked_fill_(agent < TINY, 0.0)  # no subnormals, as ``render_agent``
+    agent.masked_fill_(agent < CUTOFF, 0.0)  # no subnormals, as ``render_agent``
     wx = layouts[:, 0].to(torch.float32)[:, None, None]
     dy = layouts[:, 1].to(torch.float32)[:, None, None]
     wall = (torch.abs(grid[None, None, :] - wx) <= WALL_HALF) & (
