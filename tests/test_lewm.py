@@ -181,6 +181,24 @@ def test_teacher_forcing_matches_predict_windows(t: int, history: int, seed: int
             torch.testing.assert_close(lat.pred[:, step - 1], want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("history", [1, 3])
+def test_rollout_training_predicts_what_rollout_evaluates(history: int) -> None:
+    """train_mode="rollout": predictions are the evaluation's rollout from the first frame (its
+    steps 1..T-1), targets the encoded frames; "teacher" differs once predictions feed back."""
+    model = activate_adaln(lewm_smoke(WALL, history_size=history, train_mode="rollout")).eval()
+    obs, actions = wall_batch(2)
+    with torch.no_grad():
+        lat = model.train_latents(obs, actions)
+        torch.testing.assert_close(lat.pred, model.rollout(obs[:, 0], actions)[:, 1:])
+        torch.testing.assert_close(lat.target, model.encode(obs)[:, 1:])
+        model.train_mode = "teacher"
+        teacher = model.train_latents(obs, actions).pred
+    torch.testing.assert_close(teacher[:, 0], lat.pred[:, 0])  # step 1 sees only the frame
+    assert not torch.allclose(teacher[:, 5:], lat.pred[:, 5:])
+    with pytest.raises(ValueError, match="train_mode"):
+        lewm_smoke(WALL, train_mode="free")
+
+
 def test_rollout_uses_only_first_frame_and_past_actions() -> None:
     """rollout starts at encode(obs0), is its own recurrent predict loop, and ignores the future."""
     model = activate_adaln(lewm_smoke(WALL)).eval()

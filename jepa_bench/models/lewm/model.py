@@ -55,10 +55,14 @@ class LeWM(nn.Module):
         norm_std: Sequence[float] | None = None,
         fused_attention: bool = True,
         pos_init: Literal["normal", "sincos"] = "normal",
+        train_mode: Literal["teacher", "rollout"] = "teacher",
     ) -> None:
         super().__init__()
         if history_size < 1:
             raise ValueError(f"history_size must be >= 1, got {history_size}")
+        if train_mode not in ("teacher", "rollout"):
+            raise ValueError(f"train_mode must be 'teacher' or 'rollout', got {train_mode!r}")
+        self.train_mode = train_mode
         embed_dim = dim if embed_dim is None else embed_dim
         self.obs_shape = tuple(spec.obs_shape)
         self.action_dim = spec.action_dim
@@ -128,14 +132,22 @@ class LeWM(nn.Module):
         return recurrent_rollout(self, z0, actions, history=self.history_size)
 
     def train_latents(self, obs: Tensor, actions: Tensor) -> TrainLatents:
-        """Teacher-forced LeWM view: predict every next latent from its causal encoded history."""
+        """Predicted next latents against the encoded ones, (B, T-1, D) each.
+
+        ``train_mode`` "teacher" (LeWM): every next latent from its causal *encoded* history.
+        "rollout": the evaluation's view, recurrent from the first frame on the model's own
+        predictions (as convnext_mlp trains), so training sees the drift of long rollouts.
+        """
         if obs.ndim != 5 or obs.shape[1] < 2:
             raise ValueError(f"expected obs of shape (B, T >= 2, C, H, W), got {tuple(obs.shape)}")
         b, t = obs.shape[:2]
         self._check_actions(actions, b, t - 1)
         emb = self.encode(obs)  # (B, T, D)
-        pred = self.pred_proj(self.teacher_forced_features(emb[:, :-1], actions))  # (B, T-1, D)
-        return TrainLatents(pred=pred, target=emb[:, 1:], emb=emb)
+        if self.train_mode == "rollout":
+            pred = recurrent_rollout(self, emb[:, 0], actions, history=self.history_size)[:, 1:]
+        else:
+            pred = self.pred_proj(self.teacher_forced_features(emb[:, :-1], actions))
+        return TrainLatents(pred=pred, target=emb[:, 1:], emb=emb)  # pred: (B, T-1, D)
 
     def param_groups(self) -> dict[str, nn.Module]:
         """Parts by role: observation encoder, latent predictor, both projectors, action encoder."""
