@@ -106,6 +106,17 @@ def locate_checkpoint(
     return run_checkpoint(record_file.parent, record)
 
 
+@dataclass
+class Recomputed:
+    """What ``_recompute`` found: a status when it stopped early, else the metrics."""
+
+    device: str  # where the evaluation ran (or would have)
+    status: Status | None = None
+    problems: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    untrained: dict[str, float] | None = None
+
+
 def _recompute(
     record: dict[str, Any],
     record_file: Path,
@@ -115,9 +126,9 @@ def _recompute(
     untrained: bool,
     progress: bool,
     found: dict[str, Any],
-) -> tuple[Status | None, list[str], dict[str, float], dict[str, float] | None, str]:
-    """(status if it stops early, problems, metrics, untrained metrics, device used); ``found``
-    receives the rebuilt model's parameter counts and the data's hash."""
+) -> Recomputed:
+    """The record's evaluation run again; ``found`` receives the rebuilt model's parameter
+    counts and the data's hash."""
     cfg = RunConfig.from_dict(record["config"])
     # Never the record's own data_dir: data planted there would be what verify evaluates on. The
     # verifier's cache (or --data-dir) is used, and the data's hash must be the recorded one.
@@ -131,28 +142,28 @@ def _recompute(
     try:
         run = load_trained(cfg, checkpoint, device, base=record_file.parent)
     except RunDirError as e:
-        return "failed", [f"checkpoint: {e}"], {}, None, device
+        return Recomputed(device, "failed", [f"checkpoint: {e}"])
     except Exception as e:  # a model or task that cannot be built here
-        return "error", [f"cannot rebuild the run: {type(e).__name__}: {e}"], {}, None, device
+        return Recomputed(device, "error", [f"cannot rebuild the run: {type(e).__name__}: {e}"])
+    used = str(run.device)
     if run.task.spec.version != record["task"]["version"]:
-        return "error", [
+        return Recomputed(used, "error", [
             f"task.version: the run used {record['task']['version']!r}, the installed task is "
             f"{run.task.spec.version!r}; verify with the jepa-bench version that made the record"
-        ], {}, None, str(run.device)  # fmt: skip
+        ])  # fmt: skip
     found["params"] = param_counts(run.model)
     try:
         found[DATA_HASH_KEY] = task_data_sha256(run.task)  # from the data evaluated on
     except TaskDataError as e:
-        return "error", [f"task data: {e}"], {}, None, str(run.device)
+        return Recomputed(used, "error", [f"task data: {e}"])
     problems = param_problems(record, run.model) + data_hash_problems(record, found[DATA_HASH_KEY])
     if problems:  # another model or other data: their numbers would prove nothing
-        return "failed", problems, {}, None, str(run.device)
+        return Recomputed(used, "failed", problems)
     kw: dict[str, Any] = dict(device=run.device, seed=cfg.seed, progress=progress)
-    metrics = evaluate(run.model, run.task, cfg.eval, **kw).metrics
-    twin = None
+    out = Recomputed(used, metrics=evaluate(run.model, run.task, cfg.eval, **kw).metrics)
     if untrained:
-        twin = evaluate(run.untrained, run.task, twin_eval_config(cfg.eval), **kw).metrics
-    return None, [], metrics, twin, str(run.device)
+        out.untrained = evaluate(run.untrained, run.task, twin_eval_config(cfg.eval), **kw).metrics
+    return out
 
 
 def _block(result: Verification, rtol: float, atol: float, device: str) -> dict[str, Any]:
@@ -218,21 +229,19 @@ def verify_record(
         result.block = _block(result, rtol, atol, device)
         return result
     want_twin = untrained and bool(record.get("untrained_metrics"))
-    status, problems, metrics, twin, used = _recompute(
-        record, record_file, ckpt, device, data_dir, want_twin, progress, result.found
-    )
-    result.problems += problems
-    if status is not None:
-        result.status = status
-        result.block = _block(result, rtol, atol, used) if status == "failed" else None
+    got = _recompute(record, record_file, ckpt, device, data_dir, want_twin, progress, result.found)
+    result.problems += got.problems
+    if got.status is not None:
+        result.status = got.status
+        result.block = _block(result, rtol, atol, got.device) if got.status == "failed" else None
         return result
-    result.checks = compare_metrics(record["metrics"], metrics, rtol, atol)
-    if twin is not None:
+    result.checks = compare_metrics(record["metrics"], got.metrics, rtol, atol)
+    if got.untrained is not None:
         result.checks += compare_metrics(
-            record["untrained_metrics"], twin, rtol, atol, prefix=UNTRAINED_PREFIX
+            record["untrained_metrics"], got.untrained, rtol, atol, prefix=UNTRAINED_PREFIX
         )
     result.status = "passed" if all(c.passed for c in result.checks) else "failed"
-    result.block = _block(result, rtol, atol, used)
+    result.block = _block(result, rtol, atol, got.device)
     return result
 
 
