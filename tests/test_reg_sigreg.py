@@ -139,6 +139,30 @@ def test_weight_scales_the_term() -> None:
     assert float(SIGReg(0.5, seed=0).terms(lat, 0.0)["epps_pulley"]) == pytest.approx(0.5 * raw)
 
 
+def test_temporal_term_sees_only_what_changes_within_a_window() -> None:
+    """temporal=w adds a centred-in-time test: latents constant within each window (a layout
+    that varies across windows) pass the plain test but fail the temporal one; latents that
+    move within windows pass both; temporal=0 adds nothing."""
+    g = _gen(3)
+    static = torch.randn(B, 1, D, generator=g).expand(B, 8, D)  # (B, T, D), constant in time
+    moving = torch.randn(B, 8, D, generator=g)
+    plain = SIGReg(seed=0).terms(TrainLatents(torch.zeros(1), torch.zeros(1), static), 0.0)
+    assert set(plain) == {"epps_pulley"}
+    terms = {
+        name: SIGReg(seed=0, temporal=1.0).terms(
+            TrainLatents(torch.zeros(1), torch.zeros(1), z), 0.0
+        )
+        for name, z in (("static", static), ("moving", moving))
+    }
+    ratio = float(terms["static"]["epps_pulley"]) / float(terms["moving"]["epps_pulley"])
+    assert 0.5 < ratio < 2  # both Gaussian across the batch: the plain test cannot tell them apart
+    assert float(terms["static"]["epps_pulley_temporal"]) > 10 * float(
+        terms["moving"]["epps_pulley_temporal"]
+    )
+    with pytest.raises(ValueError, match="temporal"):
+        SIGReg(temporal=-1.0)
+
+
 def test_bad_shapes_are_rejected() -> None:
     """A 2-D embedding or a dimension mismatch raises ValueError naming the shape."""
     with pytest.raises(ValueError, match=r"\(B, T, D\)"):

@@ -19,6 +19,7 @@ first distributed call, so all ranks draw identical directions.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -138,6 +139,10 @@ class SIGReg(Regularizer):
 
     Applied to the encoder embeddings ``lat.emb`` (B, T, D), one statistic per time step. ``seed``
     or ``generator`` fixes the directions; ``reduce`` overrides the cross-rank sum.
+
+    ``temporal`` > 0 adds the same test on each window's embeddings minus their mean over time,
+    weighted ``temporal`` times as much: what a window holds constant (a room's layout) cannot
+    pass it, only what changes within the window (the agent) can.
     """
 
     name = "sigreg"
@@ -152,10 +157,14 @@ class SIGReg(Regularizer):
         generator: torch.Generator | None = None,
         reduce: Reduce | None = None,
         sync_ranks: bool = True,
+        temporal: float = 0.0,
     ) -> None:
         super().__init__()
         if int(num_proj) < 1:
             raise ValueError(f"num_proj must be >= 1, got {num_proj}")
+        if not (isinstance(temporal, (int, float)) and math.isfinite(temporal) and temporal >= 0):
+            raise ValueError(f"temporal must be a finite number >= 0, got {temporal!r}")
+        self.temporal = float(temporal)
         knots_and_weights(int(knots), float(t_max))  # validates
         self.weight = Schedule.parse(weight)
         self.num_proj = int(num_proj)
@@ -186,7 +195,12 @@ class SIGReg(Regularizer):
         if lat.emb.ndim != 3:
             raise ValueError(f"SIGReg expects emb of shape (B, T, D), got {tuple(lat.emb.shape)}")
         z = lat.emb.transpose(0, 1)  # z: (T, B, D)
-        return {"epps_pulley": self.weight(progress) * self.statistic(z)}
+        w = self.weight(progress)
+        out = {"epps_pulley": w * self.statistic(z)}
+        if self.temporal and z.shape[0] > 1:
+            centred = z - z.mean(0, keepdim=True)  # (T, B, D): within-window changes only
+            out["epps_pulley_temporal"] = w * self.temporal * self.statistic(centred)
+        return out
 
     def _sync_generator(self, device: torch.device) -> None:
         """Broadcast the generator state from rank 0 once, so every rank draws the same A."""
@@ -210,5 +224,6 @@ class SIGReg(Regularizer):
             "knots": self.knots,
             "t_max": self.t_max,
             "seed": self.seed,
+            "temporal": self.temporal,
             "input": "emb",
         }
