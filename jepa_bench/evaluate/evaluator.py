@@ -5,7 +5,8 @@ It knows models only through ``WorldModel`` (``encode`` / ``rollout``) and tasks
 
 - ``probe/<split>`` (mse_px2 suites, px^2, lower is better);
 - ``probe/<target>/r2`` and ``probe/<target>/mse`` (r2 suites; ``probe/<split>/<target>/...``
-  when the suite has several eval splits);
+  when the suite has several eval splits), with ``probe/<target>/r2_lo`` and ``.../r2_hi``, the
+  95% bootstrap interval of the R2 over the split's episodes (``jepa_bench.evaluate.ridge_cv``);
 - ``chance/<split>`` (mse_px2 suites, px^2): the constant predictor's error on the split (the
   probe-train split's mean target; ``suites.chance_mse``), for the chance-normalised score;
 - ``probe_seed_std/<rest>`` beside each ``probe/<rest>`` of an MLP head: the spread over
@@ -51,8 +52,11 @@ from jepa_bench.planning.evaluate import plan_eval
 
 #: The version of the evaluation protocol. "eval-v1" (records without the field): MLP probes at
 #: batch 256 with every window scored; "eval-v2": the course's probe protocol, averaged over
-#: prober seeds. Bump it whenever a change makes old metric values incomparable with new ones.
-EVAL_PROTOCOL = "eval-v2"
+#: prober seeds; "eval-v3": linear (robot) probes choose each target's ridge strength by
+#: episode-grouped cross-validation (it was fixed at 1e-6) and carry bootstrap intervals of R2 (the
+#: location probe is unchanged). Bump it whenever a change makes old metric values incomparable
+#: with new ones.
+EVAL_PROTOCOL = "eval-v3"
 
 
 @contextmanager

@@ -5,9 +5,12 @@ once per prober seed (``EvalConfig.probe_seeds``: each seed draws its own initia
 order and sampled time steps). Every metric is the mean over the seeds; with two or more seeds its
 spread, the sample standard deviation over them, is the metric ``probe_seed_std/<rest>`` (for
 ``probe/<rest>``) and each split's details keep the per-seed values. A linear head is fitted once
-in closed form: there is nothing for a seed to change. Every split of an ``mse_px2`` suite also
-gets ``chance/<split>``: the error of the constant predictor (the probe-train split's mean target)
-on the same scored windows, the denominator of the leaderboard's chance-normalised score.
+in closed form, each target's ridge strength chosen by episode-grouped cross-validation on the
+probe-train split (``jepa_bench.evaluate.ridge_cv``; the suite's details keep it under ``ridge``);
+each R2 gets its bootstrap interval over the split's episodes, ``.../r2_lo`` and ``.../r2_hi``.
+Every split of an ``mse_px2`` suite also gets ``chance/<split>``: the error of the constant
+predictor (the probe-train split's mean target) on the same scored windows, the denominator of
+the leaderboard's chance-normalised score.
 """
 
 from __future__ import annotations
@@ -25,12 +28,17 @@ from jepa_bench.evaluate.mlp_probe import scored_windows, train_mlp_probe
 from jepa_bench.evaluate.probe import (
     LatentCache,
     SplitLatents,
-    fit_linear_probe,
     mse_px2,
     predict,
     r2_and_mse,
 )
 from jepa_bench.evaluate.result import EvalResult
+from jepa_bench.evaluate.ridge_cv import (
+    ALPHA_GRID,
+    EpisodeBootstrap,
+    fit_ridge_cv,
+    window_groups,
+)
 
 SPREAD_PREFIX = "probe_seed_std/"  # + the metric name after "probe/"
 CHANCE_PREFIX = "chance/"  # + the split name of an mse_px2 suite
@@ -47,7 +55,7 @@ def suite_keys(suite: ProbeSuite) -> list[str]:
     for split in suite.evals:
         for target in suite.targets:
             stem = f"probe/{split}/{target}" if multi else f"probe/{target}"
-            keys += [f"{stem}/r2", f"{stem}/mse"]
+            keys += [f"{stem}/r2", f"{stem}/r2_lo", f"{stem}/r2_hi", f"{stem}/mse"]
     return keys
 
 
@@ -126,7 +134,18 @@ def _fit_heads(
         return [None] * (cfg.probe_seeds if suite.head == "mlp" else 1)
     y = torch.from_numpy(y_norm)  # (N, T, K)
     if suite.head == "linear":
-        return [fit_linear_probe(train.z, y)]
+        groups, kind = window_groups(suite.train, len(train.z))
+        dims = {t: int(train.targets[t].shape[-1]) for t in suite.targets}
+        fit = fit_ridge_cv(train.z, y, groups, dims)
+        info["ridge"] = {
+            "alpha": fit.alpha,
+            "grid": list(ALPHA_GRID),
+            "cv_r2": fit.cv_r2,
+            "folds": fit.folds,
+            "groups": kind,
+            "train_groups": fit.groups,
+        }
+        return [fit.head]
     seeds = prober_seeds(seed, cfg.probe_seeds)
     heads: list[nn.Module | None] = []
     info["curves"] = []
@@ -153,9 +172,15 @@ def _fit_heads(
 
 
 def _score(
-    suite: ProbeSuite, split: str, pred: np.ndarray | None, y: np.ndarray, dims: list[int]
+    suite: ProbeSuite,
+    split: str,
+    pred: np.ndarray | None,
+    y: np.ndarray,
+    dims: list[int],
+    boot: EpisodeBootstrap | None = None,
 ) -> tuple[Scores, dict[str, Any]]:
-    """One head's metrics on one split from its predictions (NaN when there are none)."""
+    """One head's metrics on one split from its predictions (NaN when there are none); R2 gets
+    its interval from ``boot``'s resamples."""
     if suite.metric == "mse_px2":
         scored = mse_px2(pred, y) if pred is not None else {"value": math.nan}
         return {f"probe/{split}": (float(scored["value"]), False)}, scored
@@ -163,14 +188,19 @@ def _score(
     info: dict[str, Any] = {}
     lo = 0
     for target, k in zip(suite.targets, dims, strict=True):
-        r2, mse = (math.nan, math.nan)
+        r2, mse, r2_lo, r2_hi = (math.nan,) * 4
         if pred is not None:
-            r2, mse = r2_and_mse(pred[..., lo : lo + k], y[..., lo : lo + k])
+            p, t = pred[..., lo : lo + k], y[..., lo : lo + k]
+            r2, mse = r2_and_mse(p, t)
+            if boot is not None:
+                r2_lo, r2_hi = boot.r2_interval(p, t, r2)
         lo += k
         stem = f"probe/{split}/{target}" if len(suite.evals) > 1 else f"probe/{target}"
         scores[f"{stem}/r2"] = (r2, True)
+        scores[f"{stem}/r2_lo"] = (r2_lo, True)
+        scores[f"{stem}/r2_hi"] = (r2_hi, True)
         scores[f"{stem}/mse"] = (mse, False)
-        info[target] = {"r2": r2, "mse": mse}
+        info[target] = {"r2": r2, "r2_lo": r2_lo, "r2_hi": r2_hi, "mse": mse}
     return scores, info
 
 
@@ -242,13 +272,19 @@ def run_suite(
                 f"{where}: latents of split {split!r} contain {int((~torch.isfinite(z)).sum())} "
                 "non-finite values; its metrics are NaN"
             )
+        boot = None
+        if suite.metric == "r2":
+            groups, kind = window_groups(windows, m)
+            boot = EpisodeBootstrap(groups)
         runs = []
         for head in heads:
             pred = None
             if head is not None and finite:
                 pred = predict(head, z, device).numpy() * std + mean  # (m, T, K)
-            runs.append(_score(suite, split, pred, y, dims))
+            runs.append(_score(suite, split, pred, y, dims, boot))
         info["splits"][split] = {"windows": n, "scored_windows": m, **_merge(runs, res)}
+        if boot is not None:
+            info["splits"][split]["bootstrap"] = {"groups": kind, **boot.describe()}
         if suite.metric == "mse_px2":
             chance = chance_mse(y_train, y)
             res.add(f"{CHANCE_PREFIX}{split}", chance, higher_is_better=False)

@@ -75,6 +75,8 @@ METRICS: tuple[MetricSpec, ...] = (
         chance="chance/{split}",
     ),  # fmt: skip
     MetricSpec("probe/" + _probe("r2"), True, ".3f", "{target} R²", "main"),
+    # the 95% bootstrap interval of that R² over the split's episodes (evaluate.ridge_cv)
+    MetricSpec("probe/" + _probe("r2_(?P<bound>lo|hi)"), True, ".3f", "{target} R² {bound}"),
     MetricSpec("probe/" + _probe("mse"), False, ".4g", "{target} MSE"),
     MetricSpec(rf"probe_seed_std/(?P<split>{SEG})", False, ".3g", "{split} prober std", unit="px²"),
     MetricSpec("probe_seed_std/" + _probe("(?:r2|mse)"), False, ".3g", "{target} prober std"),
