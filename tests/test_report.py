@@ -89,7 +89,7 @@ def test_single_run_report_has_every_figure(runs: dict[str, Path], name: str, tm
     assert page == tmp_path / "rep" / "report.html"
     assert _check_page(page) == FIGURE_FILES
     text = page.read_text()
-    assert re.search(r'class="verdict"[^>]*>(collapsed|lazy|drifting|healthy)<', text)
+    assert re.search(r'class="verdict"[^>]*>(collapsed|blind|lazy|drifting|healthy)<', text)
     assert "How the verdict is decided" in text
 
 
@@ -217,7 +217,7 @@ def test_verdict_drifting_and_healthy():
     assert diagnose(_inputs(z, seq, err=3.0, gain=0.4)).verdict == "drifting"
     assert diagnose(_inputs(z, seq, err=float("nan"), gain=0.4)).verdict == "drifting"
     healthy = diagnose(_inputs(z, seq, err=0.3, gain=0.4))
-    assert healthy.verdict == "healthy" and len(healthy.reasons) == 4
+    assert healthy.verdict == "healthy" and len(healthy.reasons) == 5
 
 
 def test_probe_gain_kinds():

@@ -29,13 +29,14 @@ from jepa_bench.report.analysis import (
 )
 from jepa_bench.report.checkpoints import CheckpointStats, compare_checkpoints
 from jepa_bench.report.diagnosis import (
+    BLIND_CHANCE_RATIO,
     LAZY_TEMPORAL_RATIO,
     LOW_REL_ERROR,
     PROBE_MIN_GAIN,
     Diagnosis,
     DiagnosisInputs,
     diagnose,
-    probe_gain,
+    probe_evidence,
     record_probe_kinds,
     summary_numbers,
 )
@@ -91,19 +92,17 @@ def analyse_run(
         _metric_values(run.record, "metrics"),
         _metric_values(run.record, "untrained_metrics"),
     )
-    gain = probe_gain(trained_m, untrained_m, record_probe_kinds(trained_m))
-    source = "result.json probes, trained vs untrained"
-    if gain is None:
-        r2_keys = {k: "r2" for k in trained.probe_r2}
-        gain = probe_gain(trained.probe_r2, untrained.probe_r2, r2_keys)
-        source = "report's ridge probe on encoded latents"
+    ev = probe_evidence(trained_m, untrained_m, trained.probe_r2, untrained.probe_r2)
     inputs = DiagnosisInputs(
         collapse=trained.collapse,
         temporal_ratio=temporal_ratio(trained.enc, trained.seq),
         horizon_rel_error=float(np.mean(trained.drift_rel[1:horizon])),
-        probe_gain=gain,
-        probe_source=source,
+        probe_gain=ev.gain,
+        probe_source=ev.source,
         window_len=data.window_len,
+        chance_ratio=ev.chance_ratio,
+        untrained_chance_ratio=ev.untrained_chance_ratio,
+        probe_targets=data.targets,
     )
     seconds = {"load": t1 - t0, "latents": t2 - t1, "checkpoints": t3 - t2}
     return RunAnalysis(run, data, trained, untrained, ckpts, inputs, diagnose(inputs), seconds)
@@ -207,6 +206,7 @@ THRESHOLDS = {
     "within/across variance": LAZY_TEMPORAL_RATIO,
     "rel. error (training window)": LOW_REL_ERROR,
     "probe error reduction": PROBE_MIN_GAIN,
+    "probe error / chance": BLIND_CHANCE_RATIO,
 }
 
 

@@ -73,6 +73,7 @@ COMPARE: dict[str, str] = {
 }
 VERDICT_COLOURS = {
     "collapsed": "#c0392b",
+    "blind": "#34495e",
     "lazy": "#d68910",
     "drifting": "#8e44ad",
     "healthy": "#1e8449",
