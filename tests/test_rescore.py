@@ -16,25 +16,6 @@ from jepa_bench.record.io import load_record
 from jepa_bench.submit import verify_record
 from jepa_bench.submit.rescore import RescoreError, rescore
 
-TINY = dict(
-    train=16, probe_normal_train=16, probe_normal_val=8, probe_wall_val=8,
-    probe_wall_other_val=8, probe_expert_train=8, probe_expert_val=8,
-)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    """One smoke run of convnext_mlp_smoke on a tiny wall_door (shared, never modified)."""
-    from jepa_bench.runner import execute_run, resolve
-
-    root = tmp_path_factory.mktemp("run")
-    cfg = resolve(dict(
-        model="convnext_mlp_smoke", task="wall_door", budget="smoke", out=str(root / "runs"),
-        data_dir=str(root / "cache"), task_kwargs=dict(TINY),
-    ))  # fmt: skip
-    record = execute_run(cfg, progress=False)
-    return root / "runs" / record["run_id"]
-
 
 def legacy_copy(run_dir: Path, dest: Path) -> Path:
     """The run as an older protocol recorded it: no eval_protocol, probe batches of 256."""

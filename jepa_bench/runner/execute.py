@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from jepa_bench.runner.build import Built, build, pick_device, run_id_for, twin_
 from jepa_bench.runner.outdirs import check_output_dirs
 from jepa_bench.runner.rundir import RunDir
 from jepa_bench.train.checkpoint import MODEL_FILE, CheckpointError
-from jepa_bench.train.loop import NonFiniteLossError, TrainSummary, train
+from jepa_bench.train.loop import NonFiniteLossError, train
 
 
 @dataclass
@@ -94,12 +95,15 @@ def make_record(
     rundir: RunDir,
     task: Task,
     model: nn.Module,
-    summary: TrainSummary,
+    train: dict[str, Any] | None,
     evals: Evaluations,
-    times: dict[str, float],
+    times: Mapping[str, float],
     device: torch.device,
+    extra_details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The result record of a finished run (validated)."""
+    """The result record of a finished run (validated); ``train`` is its ``TrainSummary`` as a
+    dict, ``extra_details`` more entries of ``details`` (e.g. where a re-scored record came from).
+    """
     return build_record(
         run_id=rundir.path.name,
         task=task_entry(task),
@@ -114,7 +118,8 @@ def make_record(
         details={
             "trained": evals.trained.details,
             "untrained": evals.untrained.details if evals.untrained else None,
-            "train": asdict(summary),
+            "train": train,
+            **(extra_details or {}),
         },
         times=times,
         hardware=hardware_info(device),
@@ -164,7 +169,8 @@ def _train_and_record(
         "eval_s": evals.seconds,
         "total_s": time.perf_counter() - started[0],
     }
-    record = make_record(cfg, rundir, built.task, built.model, summary, evals, times, device)
+    train_info = asdict(summary)
+    record = make_record(cfg, rundir, built.task, built.model, train_info, evals, times, device)
     write_record(rundir.result_file, record)
     return record
 

@@ -23,18 +23,12 @@ from typing import Any
 import yaml
 
 from jepa_bench.config import RunConfig
-from jepa_bench.evaluate.evaluator import EVAL_PROTOCOL
-from jepa_bench.models.params import param_counts
-from jepa_bench.record.hardware import git_info, hardware_info
-from jepa_bench.record.io import file_sha256, load_record, write_record
-from jepa_bench.record.schema import build_record
-from jepa_bench.regularizers.compose import describe_reg
+from jepa_bench.record.io import load_record, write_record
 from jepa_bench.runner import load_trained, resolve, run_id_for
-from jepa_bench.runner.execute import as_metrics, evaluate_both
+from jepa_bench.runner.execute import Evaluations, evaluate_both, make_record
 from jepa_bench.runner.rundir import RunDir
 from jepa_bench.submit.submit import checkpoint_problems, consistency_problems
 from jepa_bench.submit.verify import locate_checkpoint, record_file_of
-from jepa_bench.train.checkpoint import MODEL_FILE
 
 KEPT_EVAL = ("planning", "eval_untrained")  # choices of the run, not part of the protocol
 
@@ -103,43 +97,20 @@ def rescore(
 
 
 def _record(
-    cfg: RunConfig, old: dict[str, Any], run: Any, evals: Any, rundir: RunDir, eval_s: float
+    cfg: RunConfig, old: dict[str, Any], run: Any, evals: Evaluations, rundir: RunDir, eval_s: float
 ) -> dict[str, Any]:
     """The re-scored record: the old run's training facts, today's evaluation."""
-    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     times = {**old["times"], "eval_s": eval_s}
     times["total_s"] = sum(times.get(k, 0.0) for k in ("data_s", "train_s", "eval_s"))
-    return build_record(
-        run_id=rundir.path.name,
-        task={
-            "name": run.task.spec.name,
-            "version": run.task.spec.version,
-            "details": run.task.describe(),
-        },
-        model={"name": cfg.model, "params": param_counts(run.model)},
-        regularizer={"spec": cfg.reg, "resolved": describe_reg(cfg.reg, seed=cfg.seed)},
-        seed=cfg.seed,
-        budget=cfg.budget,
-        config=cfg.to_dict(),
-        config_hash=cfg.hash(),
-        metrics=as_metrics(evals.trained),
-        untrained_metrics=as_metrics(evals.untrained) if evals.untrained else {},
-        details={
-            "trained": evals.trained.details,
-            "untrained": evals.untrained.details if evals.untrained else None,
-            "train": (old.get("details") or {}).get("train"),
-            "rescore": {
-                "from_run_id": old["run_id"],
-                "from_config_hash": old["config_hash"],
-                "from_eval_protocol": old.get("eval_protocol"),
-                "trained_on": old.get("hardware"),
-                "trained_created": old.get("created"),
-                "date": now,
-            },
-        },
-        times=times,
-        hardware=hardware_info(run.device),
-        git=git_info(Path(__file__).resolve().parent.parent.parent),
-        checkpoint={"path": MODEL_FILE, "sha256": file_sha256(rundir.model_file)},
-        eval_protocol=EVAL_PROTOCOL,
+    origin = {
+        "from_run_id": old["run_id"],
+        "from_config_hash": old["config_hash"],
+        "from_eval_protocol": old.get("eval_protocol"),
+        "trained_on": old.get("hardware"),
+        "trained_created": old.get("created"),
+        "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    }
+    train = (old.get("details") or {}).get("train")
+    return make_record(
+        cfg, rundir, run.task, run.model, train, evals, times, run.device, {"rescore": origin}
     )
