@@ -6,7 +6,13 @@ channels_last input, frames encoded in chunks whose activations stay under glibc
 threshold) with the straightforward reference path (default memory format, every frame of both
 channels encoded in one pass), measured in the same run on the same batches.
 
-    python benchmarks/bench_train.py [--batch 16] [--repeats 5] [--device cpu]
+The last row is the trainer end to end (``jepa_bench.train.loop.train``): batches made from the
+default-budget wall_door data by its prefetch thread (rendered on the device on a GPU), bf16
+autocast and the fused optimiser where the device has them, gradient clipping, the schedule
+and the log; its step time is the median of the logged per-step times after the first step.
+
+    python benchmarks/bench_train.py [--batch 16] [--repeats 5] [--device cpu|cuda]
+        [--no-end-to-end]
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import machine, median_time  # noqa: E402
+from benchmarks.common import GpuBusy, machine, median_time  # noqa: E402
 from jepa_bench.models.convnext_mlp import ConvNeXtMLP
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.regularizers.vicreg import VICReg
@@ -38,11 +44,35 @@ def step_fn(model: torch.nn.Module, obs: torch.Tensor, act: torch.Tensor):
     return step
 
 
+def end_to_end_step(device: torch.device, batch: int, repeats: int) -> tuple[float, float | None]:
+    """Median seconds per step of ``train`` on the default wall_door data (first step left out)
+    and the GPU's mean utilisation meanwhile (None on the CPU)."""
+    import json
+    import statistics
+    import tempfile
+
+    from jepa_bench.config import TrainConfig
+    from jepa_bench.data.wall_door import wall_door
+    from jepa_bench.train.loop import LOG_FILE, train
+
+    task = wall_door(budget="default")
+    torch.manual_seed(0)
+    model = ConvNeXtMLP(task.spec)
+    settings = TrainConfig(steps=repeats + 1, batch_size=batch, log_every=1, optimizer="adam")
+    with tempfile.TemporaryDirectory() as tmp, GpuBusy() as busy:
+        train(model, Objective([VICReg()]), task.train_set(), settings, device=device, seed=0,
+              run_dir=Path(tmp), progress=False)  # fmt: skip
+        rows = [json.loads(line) for line in (Path(tmp) / LOG_FILE).read_text().splitlines()]
+    elapsed = [r["elapsed_s"] for r in rows]
+    return statistics.median(b - a for a, b in zip(elapsed, elapsed[1:])), busy.percent
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-end-to-end", dest="end_to_end", action="store_false")
     args = ap.parse_args()
     from jepa_bench.data.wall_door import wall_door
 
@@ -67,12 +97,20 @@ def main() -> None:
         model = ConvNeXtMLP(task.spec, **kw).to(dev).train()
         sec = median_time(step_fn(model, obs, act), args.repeats)
         rows.append((label, sec, args.batch / sec))
+    busy = None
+    if args.end_to_end:
+        sec, busy = end_to_end_step(dev, args.batch, args.repeats)
+        rows.append(("trainer end to end (data, clipping, schedule, log)", sec, args.batch / sec))
     print(f"machine: {machine()}")
     print(f"convnext_mlp (293,344 params), batch {args.batch} x 17 frames, VICReg, Adam\n")
     print(f"| path | s/step (median of {args.repeats}) | trajectories/s | speed-up |")
     print("|---|---|---|---|")
     for label, sec, tps in rows:
         print(f"| {label} | {sec:.3f} | {tps:.2f} | {rows[0][1] / sec:.2f}x |")
+    if args.end_to_end:
+        sec = rows[-1][1]
+        print(f"\nend to end: {20_000 * sec / 60:.1f} min per 20,000 steps at batch {args.batch}"
+              + (f"; GPU {busy:.0f}% busy" if busy is not None else ""))  # fmt: skip
 
 
 if __name__ == "__main__":

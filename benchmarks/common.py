@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import shutil
 import statistics
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 
@@ -44,3 +47,38 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+class GpuBusy:
+    """Mean GPU utilisation (%) while the block runs, sampled with ``nvidia-smi`` (None if absent).
+
+    ``with GpuBusy() as busy: ...`` then ``busy.percent``.
+    """
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self.every_s = every_s
+        self.samples: list[float] = []
+        self.percent: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+        while not self._stop.wait(self.every_s):
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
+                self.samples.append(float(out.split()[0]))
+            except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+                return  # no nvidia-smi: no figure
+
+    def __enter__(self) -> GpuBusy:
+        if torch.cuda.is_available() and shutil.which("nvidia-smi"):
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.percent = statistics.mean(self.samples) if self.samples else None
