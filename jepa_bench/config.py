@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from jepa_bench.record.schema import hash_config
@@ -194,39 +194,73 @@ class TrainConfig:
         check_choice(k + "precision", self.precision, ("auto", "fp32", "bf16"))
 
 
+PLANNERS: tuple[str, ...] = ("cem", "mppi", "gradient")
+#: Latent planning costs: the last step, the mean, PLDM's 0.1 -> 1 ramp, the min over the horizon.
+PLAN_OBJECTIVES: tuple[str, ...] = ("final", "mean", "ramp", "min")
+
+
 @dataclass(frozen=True)
 class PlanConfig:
-    """Planning evaluation (CEM in latent space) on tasks that offer planning."""
+    """The planning protocol on tasks that offer planning (docs/planning.md): the planner and its
+    settings, the receding-horizon schedule, the episodes, the eval seeds and the thresholds.
 
-    episodes: int = 10  # per case: same-room and cross-room start/goal pairs
-    samples: int = 300  # CEM defaults follow LeWM's planner
-    iterations: int = 30
-    topk: int = 30
-    horizon: int = 8
+    Planner settings: ``samples`` (cem, mppi), ``iterations`` (Adam steps for gradient),
+    ``topk`` (cem), ``temperature`` (mppi, relative to the spread of the costs), ``init_std``
+    (sampling std of cem and mppi, restart noise of gradient), ``lr`` and ``restarts``
+    (gradient).
+    """
+
+    planner: Literal["cem", "mppi", "gradient"] = "gradient"
+    samples: int = 100  # cem, mppi, and the oracle's cem when the planner is gradient
+    iterations: int = 5
+    topk: int = 10
+    temperature: float = 0.5
+    init_std: float = 1.0
+    lr: float = 0.5
+    restarts: int = 4
+    horizon: int = 16
     replan_every: int = 4  # actions executed per planning call (receding horizon)
-    max_steps: int = 40  # enough for 25 px same-room and 40 px cross-room paths at <= 1.8 px
-    radius: float = 1.41  # success: final position within this many px of the goal (PLDM)
-    loose_radius: float = 4.0
-    objective: Literal["final", "mean"] = "final"
-    max_minutes: float | None = 20.0  # skip planning when the first episodes project longer
+    max_steps: int = 200  # PLDM's budget; shortest paths are <= 25 px (same room), 40 px (cross)
+    episodes: int = 25  # per case and eval seed (jepa-bench plan: >= 100, PLAN_PROTOCOLS)
+    seeds: int = 2  # eval seed k: episode set episode_seed + k, planner noise from (seed, k)
+    radius: float = 1.41  # success: within this many px of the goal at some step (PLDM)
+    loose_radius: float = 4.6  # stable-worldmodel's 16 px at 224 px, scaled to 65 px
+    objective: Literal["final", "mean", "ramp", "min"] = "mean"
+    residual: bool = False  # shift predictions by the model's error over just-executed windows
+    residual_windows: int = 4  # earlier calls whose windows give those errors
+    max_minutes: float | None = 20.0  # skip planning when the first calls project longer
 
     def __post_init__(self) -> None:
         k = "eval.plan."
-        for name in ("episodes", "samples", "iterations", "topk", "horizon"):
+        check_choice(k + "planner", self.planner, PLANNERS)
+        for name in ("samples", "iterations", "topk", "restarts", "horizon", "replan_every"):
             check_int(k + name, getattr(self, name), 1)
-        check_int(k + "replan_every", self.replan_every, 1)
-        check_int(k + "max_steps", self.max_steps, 1)
+        check_bool(k + "residual", self.residual)
+        for name in ("max_steps", "episodes", "seeds", "residual_windows"):
+            check_int(k + name, getattr(self, name), 1)
         if self.topk > self.samples:
             raise ConfigError(k + "topk", f"({self.topk}) must not exceed samples ({self.samples})")
-        for name in ("radius", "loose_radius"):
+        for name in ("temperature", "init_std", "lr", "radius", "loose_radius"):
             _set(self, name, check_float(k + name, getattr(self, name), 0.0, strict=True))
-        check_choice(k + "objective", self.objective, ("final", "mean"))
+        check_choice(k + "objective", self.objective, PLAN_OBJECTIVES)
         if self.max_minutes is not None:
             _set(
                 self,
                 "max_minutes",
                 check_float(k + "max_minutes", self.max_minutes, 0.0, strict=True),
             )
+
+
+#: Named planning protocols of ``jepa-bench plan --protocol``: minimums over a run's eval.plan.
+PLAN_PROTOCOLS: dict[str, dict[str, int]] = {"run": {}, "report": {"episodes": 100, "seeds": 2}}
+
+
+def protocol_config(cfg: PlanConfig, protocol: str, **overrides: Any) -> PlanConfig:
+    """``cfg`` under the named protocol (each of its settings raised to the protocol's minimum),
+    then ``overrides`` (explicit settings win)."""
+    check_choice("protocol", protocol, tuple(PLAN_PROTOCOLS))
+    raised = {k: max(getattr(cfg, k), v) for k, v in PLAN_PROTOCOLS[protocol].items()}
+    return replace(cfg, **{**raised, **overrides})
 
 
 @dataclass(frozen=True)

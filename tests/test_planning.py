@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -28,12 +29,18 @@ from jepa_bench.data.wall_door.generate import generate_chunk
 from jepa_bench.data.wall_door.render import render
 from jepa_bench.data.wall_door.task import WallDoorTask
 from jepa_bench.models.protocol import TrainLatents, recurrent_rollout
-from jepa_bench.planning import CEMSettings, LatentPlanner, cem, clamp_norm, plan_eval
+from jepa_bench.planning import LatentPlanner, clamp_norm, make_planner, plan_eval
 
 SUITE = WallDoorTask("smoke", cache=False).planning()  # builds no data
 # cheap settings: CEM still solves same-room goals with a perfect model
-FAST = PlanConfig(episodes=5, samples=100, iterations=10, topk=10, max_steps=48, max_minutes=None)
-TINY = PlanConfig(episodes=1, samples=16, iterations=2, topk=4, max_steps=6, max_minutes=None)
+FAST = PlanConfig(
+    planner="cem", episodes=5, seeds=1, samples=100, iterations=10, topk=10, max_steps=48,
+    max_minutes=None,
+)  # fmt: skip
+TINY = PlanConfig(
+    planner="cem", episodes=1, seeds=1, samples=16, iterations=2, topk=4, max_steps=6,
+    max_minutes=None,
+)  # fmt: skip
 
 
 class LocationModel(nn.Module):
@@ -171,25 +178,29 @@ def test_clamp_norm_bounds_length_keeps_direction(x, m):
         assert torch.allclose(out / out.norm(), a / a.norm())
 
 
-def test_cem_minimises_a_quadratic():
-    """CEM drives a reachable quadratic target to near zero with bounded actions."""
-    target = torch.tensor([6.0, -4.0])
-    s = CEMSettings(samples=200, iterations=20, topk=20, horizon=6)
-    res = cem(lambda a: ((a.sum(1) - target) ** 2).sum(-1), s, 2, generator=torch.manual_seed(0))
-    assert res.cost < 0.05
-    assert (res.actions.norm(dim=-1) <= s.max_norm + 1e-5).all()
-    assert res.curve == sorted(res.curve, reverse=True)  # the best cost never gets worse
-    with pytest.raises(ValueError, match="topk"):
-        CEMSettings(samples=10, topk=20)
-
-
 def test_latent_planner_uses_context_and_goal():
-    """One planning call with the perfect model points the first action at the goal."""
-    planner = LatentPlanner(LocationModel(), CEMSettings(samples=64, iterations=5, topk=8), 2)
-    res = planner.plan(torch.tensor([[10.0, 10.0]]), torch.zeros(0, 2), torch.tensor([20.0, 10.0]))
-    assert res.actions.shape == (8, 2) and res.actions[:, 0].sum() > 5.0
+    """One planning call with the perfect model points the first action at each goal."""
+    cfg = PlanConfig(samples=64, iterations=5, topk=8)
+    planner = LatentPlanner(LocationModel(), make_planner(cfg, 1.8, "cem"), 2)
+    z = torch.tensor([[[10.0, 10.0]], [[30.0, 30.0]]])  # (B=2, K=1, D)
+    goal = torch.tensor([[20.0, 10.0], [30.0, 20.0]])
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    res = planner.plan(z, torch.zeros(2, 0, 2), goal, torch.zeros(2, 8, 2), gens)
+    assert res.actions.shape == (2, 8, 2)
+    assert res.actions[0, :, 0].sum() > 5.0 and res.actions[1, :, 1].sum() < -5.0
     with pytest.raises(ValueError, match="context"):
-        planner.plan(torch.zeros(2, 2), torch.zeros(0, 2), torch.zeros(2))
+        planner.plan(torch.zeros(1, 2, 2), torch.zeros(1, 0, 2), torch.zeros(1, 2), z[:1], gens)
+
+
+def test_gradient_planner_descends_through_the_model():
+    """The gradient planner follows the model's gradient to a goal in one call."""
+    cfg = PlanConfig(iterations=30, restarts=2, lr=0.5)
+    planner = LatentPlanner(LocationModel(), make_planner(cfg, 1.8, "gradient"), 2)
+    z, goal = torch.tensor([[[10.0, 10.0]]]), torch.tensor([[16.0, 12.0]])
+    gens = [torch.Generator().manual_seed(0)]
+    res = planner.plan(z, torch.zeros(1, 0, 2), goal, torch.zeros(1, 8, 2), gens)
+    assert float(res.cost[0]) < 0.1
+    assert torch.allclose(res.actions[0].sum(0), torch.tensor([6.0, 2.0]), atol=0.3)
 
 
 def test_perfect_model_reaches_same_room_goals(toy_result):
@@ -216,7 +227,13 @@ def test_plan_eval_metrics_and_details(toy_result):
     assert hib["plan/same_room/success"] and not hib["plan/cross_room/final_dist"]
     assert not hib["plan/time_per_call_ms"] and m["plan/time_per_call_ms"] > 0
     assert d["settings"]["samples"] == FAST.samples and d["radius_px"] == FAST.radius
+    assert d["settings"]["planner"] == "cem" and d["settings"]["episode_seeds"] == [2025]
     assert len(d["episodes"]["model"]["cross_room"]) == FAST.episodes
+    s = d["summary"]["model"]["same_room"]
+    assert s["episodes"] + s["solved_at_start"] == FAST.episodes
+    assert m["plan/same_room/success_lo"] <= m["plan/same_room/success"]
+    assert m["plan/same_room/success"] <= m["plan/same_room/success_hi"]
+    assert d["hardware"]["threads"] >= 1 and d["call_time"]["model"]["episodes"] == FAST.episodes
     json.dumps(d, allow_nan=True)
 
 
@@ -230,7 +247,7 @@ def test_plan_eval_seeded_and_nan_safe():
     bad = plan_eval(LocationModel(nan=True), TINY, "cpu", 0, SUITE, baselines=False)
     assert math.isnan(bad["metrics"]["plan/same_room/success"])
     assert any("non-finite" in m or "NaN" in m for m in bad["details"]["messages"])
-    slow = PlanConfig(**{**vars(TINY), "max_minutes": 1e-9})
+    slow = dataclasses.replace(TINY, max_minutes=1e-9)
     out = plan_eval(LocationModel(), slow, "cpu", 0, SUITE)
     assert out["metrics"] == {} and "max_minutes" in out["details"]["messages"][0]
     with pytest.raises(ValueError, match="replan_every"):
@@ -300,15 +317,16 @@ def test_cli_plans_and_writes_record(smoke_run):
     from jepa_bench.record import load_record
 
     before = load_record(smoke_run / "result.json")
-    args = ["plan", "--run", str(smoke_run), "--episodes", "1", "--samples", "16",
+    args = ["plan", "--run", str(smoke_run), "--episodes", "1", "--seeds", "1", "--samples", "16",
             "--iterations", "2", "--topk", "4", "--max-steps", "6", "--write", "-q"]  # fmt: skip
     out = CliRunner().invoke(main, [*args, "--untrained"])
     assert out.exit_code == 0, out.output
-    assert "same_room" in out.output and "ms per planning call" in out.output
+    assert "same_room" in out.output and "ms per decision" in out.output
     after = load_record(smoke_run / "result.json")
     assert after["metrics"]["probe/normal"] == before["metrics"]["probe/normal"]
     assert after["metrics"]["plan/same_room/success"]["higher_is_better"] is True
     assert after["details"]["planning"]["trained"]["settings"]["samples"] == 16
+    assert after["metrics"]["plan/same_room/success_hi"]["higher_is_better"] is True
     untrained = lambda: load_record(smoke_run / "result.json")["untrained_metrics"]  # noqa: E731
     assert {"plan/same_room/final_dist", "plan/random/same_room/success"} <= set(untrained())
     assert CliRunner().invoke(main, args).exit_code == 0  # same settings: untrained keys kept

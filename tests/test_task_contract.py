@@ -123,5 +123,5 @@ def test_planning_suite_when_offered(built) -> None:
     assert actions.shape == (1, 3, suite.action_dim)
     obs, _ = env.step(actions[:, 0])
     assert obs.shape == (1, *task.spec.obs_shape) and math.isfinite(float(env.distance()[0]))
-    cost = suite.oracle_cost(env, "final")(torch.zeros(4, 5, suite.action_dim))
-    assert cost.shape == (4,) and torch.isfinite(cost).all()
+    cost = suite.oracle_cost(env, "final")(torch.zeros(1, 4, 5, suite.action_dim))
+    assert cost.shape == (1, 4) and cost.dtype == torch.float64 and torch.isfinite(cost).all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,13 @@ from typing import Any
 import click
 
 from jepa_bench.commands.options import InputError
-from jepa_bench.config import ConfigError
+from jepa_bench.config import (
+    PLAN_OBJECTIVES,
+    PLAN_PROTOCOLS,
+    PLANNERS,
+    ConfigError,
+    protocol_config,
+)
 
 
 def check_checkpoint(record_path: Path, weights: Path) -> None:
@@ -33,22 +38,32 @@ def check_checkpoint(record_path: Path, weights: Path) -> None:
         )
 
 
+def _rate(s: dict[str, Any], key: str) -> str:
+    """``0.62 [0.55, 0.68]``: a success rate and its Wilson 95% interval."""
+    value, lo, hi = s.get(key), s.get(f"{key}_lo"), s.get(f"{key}_hi")
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def format_table(result: dict[str, Any]) -> str:
-    """Per policy and case: success at both radii, final distance, progress, steps to success."""
+    """Per policy and case: success at both radii with intervals, distances, steps to success."""
     d = result["details"]
     r, lr = d["radius_px"], d["loose_radius_px"]
-    head = ("policy", "case", f"success@{r:g}px", f"success@{lr:g}px", "final dist px",
-            "progress px", "steps")  # fmt: skip
+    head = ("policy", "case", "n", f"success@{r:g}px [95% CI]", f"success@{lr:g}px [95% CI]",
+            "final dist px", "progress px", "steps")  # fmt: skip
     rows = [head]
     for policy, cases in d["summary"].items():
         for case, s in cases.items():
             steps = s.get("steps_to_success")
+            n = s.get("episodes")
             rows.append(
                 (
                     policy,
                     case,
-                    f"{s['success']:.2f}",
-                    f"{s['success_loose']:.2f}",
+                    "-" if n is None or math.isnan(n) else f"{n:.0f}",
+                    _rate(s, "success"),
+                    _rate(s, "success_loose"),
                     f"{s['final_dist']:.2f}",
                     f"{s['progress']:+.2f}",
                     "-" if steps is None or math.isnan(steps) else f"{steps:.1f}",
@@ -57,10 +72,20 @@ def format_table(result: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    cfg = d["settings"]
+    lines.append(
+        f"protocol: {cfg['planner']} planner, horizon {cfg['horizon']}, replan every "
+        f"{cfg['replan_every']}, {cfg['max_steps']} steps, {cfg['episodes']} episodes x "
+        f"{cfg['seeds']} eval seeds per case, objective {cfg['objective']}"
+    )
     for policy, stats in d.get("call_time", {}).items():
         lines.append(
-            f"{policy}: {stats['median_ms']:.1f} ms per planning call (median of {stats['calls']})"
+            f"{policy}: {stats['median_ms']:.1f} ms per decision (median of {stats['calls']} "
+            f"calls of {stats['episodes']} episodes)"
         )
+    hw = d.get("hardware") or {}
+    if hw:
+        lines.append(f"hardware: {hw.get('gpu') or hw.get('cpu')}, {hw.get('threads')} threads")
     return "\n".join(lines + [f"note: {m}" for m in d.get("messages", [])])
 
 
@@ -72,22 +97,44 @@ def format_table(result: dict[str, Any]) -> str:
     type=click.Path(exists=True, file_okay=False),
     help="A run directory (config.yaml + model.safetensors).",
 )
-@click.option("--episodes", type=int, default=None, help="Episodes per case (same / cross room).")
-@click.option("--samples", type=int, default=None, help="CEM samples per iteration.")
-@click.option("--iterations", type=int, default=None, help="CEM iterations per planning call.")
+@click.option(
+    "--protocol",
+    type=click.Choice(sorted(PLAN_PROTOCOLS)),
+    default="report",
+    show_default=True,
+    help="report: the run's eval.plan settings with at least "
+    f"{PLAN_PROTOCOLS['report']['episodes']} episodes x {PLAN_PROTOCOLS['report']['seeds']} "
+    "eval seeds per case; run: exactly the run's eval.plan settings. Flags below override.",
+)
+@click.option("--planner", type=click.Choice(list(PLANNERS)), default=None, help="The planner.")
+@click.option("--episodes", type=int, default=None, help="Episodes per case and eval seed.")
+@click.option("--seeds", type=int, default=None, help="Eval seeds (episode sets x noise).")
+@click.option("--samples", type=int, default=None, help="Samples per iteration (cem, mppi).")
+@click.option("--iterations", type=int, default=None, help="Iterations / Adam steps per call.")
 @click.option("--topk", type=int, default=None, help="CEM elites refitted per iteration.")
+@click.option("--temperature", type=float, default=None, help="MPPI temperature (relative).")
+@click.option("--init-std", type=float, default=None, help="Sampling / restart noise std.")
+@click.option("--lr", type=float, default=None, help="Gradient planner learning rate.")
+@click.option("--restarts", type=int, default=None, help="Gradient planner restarts.")
 @click.option("--horizon", type=int, default=None, help="Planned actions per call.")
 @click.option("--replan-every", type=int, default=None, help="Actions executed between calls.")
 @click.option("--max-steps", type=int, default=None, help="Steps per episode.")
 @click.option("--radius", type=float, default=None, help="Success radius, px (PLDM: 1.41).")
-@click.option("--loose-radius", type=float, default=None, help="Second, looser success radius.")
+@click.option(
+    "--loose-radius", type=float, default=None, help="Second radius, px (4.6: stable-worldmodel)."
+)
 @click.option(
     "--objective",
-    type=click.Choice(["final", "mean"]),
+    type=click.Choice(list(PLAN_OBJECTIVES)),
     default=None,
-    help="Latent cost on the last predicted step (LeWM) or averaged over the horizon.",
+    help="Latent cost: last predicted step (LeWM), mean, PLDM's ramp or min over the horizon.",
 )
-@click.option("--seed", type=int, default=None, help="CEM / random-baseline seed (default: run's).")
+@click.option(
+    "--residual/--no-residual",
+    default=None,
+    help="Shift predictions by the model's error over the windows just executed.",
+)
+@click.option("--seed", type=int, default=None, help="Planner / random seed (default: run's).")
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
@@ -107,13 +154,14 @@ def plan(
     write: bool,
     quiet: bool,
     seed: int | None,
+    protocol: str,
     **overrides: Any,
 ) -> None:
     """Plan with a trained run's model on its task's fixed episodes; report success rates.
 
-    Settings default to the run's eval.plan config. Prints success at both radii, mean final
-    distance and steps to success for the model, a random-action baseline and an oracle planner
-    on the true dynamics, and the time per planning call.
+    Settings default to the run's eval.plan config under --protocol. Prints success at both radii
+    with Wilson 95% intervals, mean final distance and steps to success for the model, a
+    random-action baseline and an oracle planner on the true dynamics, and the time per decision.
 
     \b
     Example:
@@ -140,7 +188,7 @@ def plan(
         )
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        plan_cfg = dataclasses.replace(run.cfg.eval.plan, max_minutes=None, **given)
+        plan_cfg = protocol_config(run.cfg.eval.plan, protocol, max_minutes=None, **given)
     except ConfigError as e:
         raise click.BadParameter(str(e)) from e
     run_seed = run.cfg.seed if seed is None else seed

@@ -19,7 +19,7 @@ from torch import Tensor
 
 CACHE_ENV_VAR = "JEPA_BENCH_CACHE"
 
-#: A planning cost: candidate action sequences (N, H, A) -> cost (N,), lower is better.
+#: A planning cost: candidates (B, N, H, A) for B agents -> costs (B, N) float64, lower is better.
 CostFn = Callable[[Tensor], Tensor]
 
 
@@ -170,8 +170,9 @@ class PlanningSuite:
     """What a task offers for planning; the planners themselves are generic (``planning/``).
 
     ``episodes(n, seed)``: ``n`` fixed episodes per case, keyed by case. ``oracle_cost(env,
-    objective)``: the true cost of candidate action sequences from the state of ``env``'s first
-    agent ("final": at the last step, "mean": over the horizon), the oracle's ceiling.
+    objective)``: the true cost of candidate action sequences (B, N, H, A) -> (B, N) from the
+    state of each of ``env``'s B agents ("final": at the last step, "mean": over the horizon),
+    the oracle's ceiling.
     ``random_actions(rng, n, steps)``: (n, steps, A) actions like the data's (the floor).
     """
 

@@ -1,19 +1,23 @@
-"""Planning evaluation: a world model plans with CEM in latent space on a task's fixed episodes.
+"""Planning evaluation: a world model plans in latent space on a task's fixed episodes.
 
 Three policies play the same episodes (the task's ``PlanningSuite.episodes``), each for
-``max_steps`` steps with no early stop:
+``max_steps`` steps: ``model`` (receding-horizon planning on the model's latents with
+``PlanConfig.planner``), ``random`` (exploration-like random actions, the floor) and ``oracle``
+(the same planner on the true dynamics and true cost-to-go, the ceiling). Eval seed ``k`` of
+``PlanConfig.seeds`` plays the episode set ``episode_seed + k`` with planner noise from
+``(seed, k)``; the numbers pool all seeds.
 
-- ``model``: receding-horizon CEM on the model's latents, replanning every ``replan_every``
-  steps from the current observation;
-- ``random``: exploration-like random actions (the floor);
-- ``oracle``: the same CEM on the true dynamics and true cost-to-go (the ceiling).
+Per policy and case (``plan/<case>/<name>`` for the model, ``plan/<policy>/<case>/<name>`` for the
+baselines): ``success`` (came within ``radius`` px, PLDM's 1.41) with Wilson 95% bounds
+``success_lo`` / ``success_hi``, the same at ``loose_radius`` (``success_loose...``, 4.6 px),
+``final_dist`` and ``progress``; for the model also ``success_final`` (within the radius at the
+last step) and ``steps_to_success`` (``_loose``). ``plan/time_per_call_ms``: median wall time of
+one planning decision (a batched call's time over its episodes). See docs/planning.md.
 
-Per policy and case: ``success`` (final position within ``radius`` px of the goal, PLDM's
-criterion), ``success_loose`` (within ``loose_radius`` px), ``final_dist`` (px) and ``progress``
-(mean initial minus final distance, px: 0 for an agent that stays put); for the model also
-``steps_to_success`` (first step within the radius, over successful episodes; ``_loose``
-likewise) and the median time per planning call. Keys: ``plan/<case>/<name>`` for the model,
-``plan/<policy>/<case>/<name>`` for the baselines, ``plan/time_per_call_ms``.
+Planning runs on one intra-op thread whatever the process uses: its operations are small, so
+more threads gain little and, on a machine whose other cores are busy, cost up to 40x (threads
+waiting at every operation's barrier); and one thread makes the results independent of the
+thread count (oneDNN convolutions round differently with it).
 """
 
 from __future__ import annotations
@@ -28,39 +32,33 @@ import torch
 
 from jepa_bench.config import PlanConfig
 from jepa_bench.data.base import Episodes, PlanningSuite
-from jepa_bench.planning.play import NonFiniteLatents, play_model, play_oracle, play_random
+from jepa_bench.planning.latent import LatentPlanner, one_thread
+from jepa_bench.planning.planners import make_planner
+from jepa_bench.planning.play import (
+    Clock,
+    NonFiniteLatents,
+    PlanningTooSlow,
+    generators_for,
+    oracle_planner,
+    play_case,
+    play_random,
+)
+from jepa_bench.planning.stats import summarise
+from jepa_bench.record.hardware import hardware_info
 
-HIGHER_IS_BETTER = {
-    "success": True,
-    "success_loose": True,
-    "final_dist": False,
-    "progress": True,
+_RATES = ("success", "success_lo", "success_hi", "success_loose", "success_loose_lo",
+          "success_loose_hi")  # fmt: skip
+BASELINE_KEYS = {**dict.fromkeys(_RATES, True), "final_dist": False, "progress": True}
+MODEL_KEYS = {
+    **BASELINE_KEYS,
+    "success_final": True,
     "steps_to_success": False,
     "steps_to_success_loose": False,
 }
-MODEL_KEYS = tuple(HIGHER_IS_BETTER)
-BASELINE_KEYS = ("success", "success_loose", "final_dist", "progress")
 
 
-def summarise(dists: np.ndarray, cfg: PlanConfig) -> dict[str, float]:
-    """Success rates, mean final distance and mean steps to success from distances (E, T+1)."""
-    final = dists[:, -1]
-    out = {
-        "success": float(np.mean(final <= cfg.radius)),
-        "success_loose": float(np.mean(final <= cfg.loose_radius)),
-        "final_dist": float(np.mean(final)),
-        "progress": float(np.mean(dists[:, 0] - final)),  # px closer than at the start
-    }
-    for key, r in (("steps_to_success", cfg.radius), ("steps_to_success_loose", cfg.loose_radius)):
-        ok = final <= r
-        first = np.argmax(dists <= r, axis=1)  # first step within r
-        out[key] = float(np.mean(first[ok])) if ok.any() else math.nan
-    out["reached_loose"] = float(np.mean(dists.min(axis=1) <= cfg.loose_radius))
-    out["initial_dist"] = float(np.mean(dists[:, 0]))
-    return out
-
-
-def _episode_rows(eps: Episodes, dists: np.ndarray) -> list[dict[str, Any]]:
+def _episode_rows(eps: Episodes, dists: np.ndarray, radius: float) -> list[dict[str, Any]]:
+    reached = dists[:, 1:] <= radius
     return [
         {
             "start": eps.starts[i].tolist(),
@@ -68,21 +66,38 @@ def _episode_rows(eps: Episodes, dists: np.ndarray) -> list[dict[str, Any]]:
             "layout": eps.layouts[i].tolist(),
             "final_dist": float(dists[i, -1]),
             "min_dist": float(dists[i].min()),
+            "reached_at": int(np.argmax(reached[i]) + 1) if reached[i].any() else None,
         }
         for i in range(len(eps))
     ]
 
 
-def _call_stats(times: list[float]) -> dict[str, float]:
-    if not times:
-        return {"median_ms": math.nan, "mean_ms": math.nan, "p90_ms": math.nan, "calls": 0}
-    ms = np.asarray(times) * 1e3
+def _call_stats(clock: Clock | None) -> dict[str, float]:
+    if clock is None or not clock.times:
+        return {"median_ms": math.nan, "call_median_ms": math.nan, "calls": 0, "episodes": 0}
+    per = np.asarray(clock.times) / np.asarray(clock.batch) * 1e3  # ms per decision
     return {
-        "median_ms": float(np.median(ms)),
-        "mean_ms": float(ms.mean()),
-        "p90_ms": float(np.percentile(ms, 90)),
-        "calls": len(ms),
+        "median_ms": float(np.median(per)),
+        "mean_ms": float(per.mean()),
+        "p90_ms": float(np.percentile(per, 90)),
+        "call_median_ms": float(np.median(clock.times) * 1e3),  # one batched call
+        "calls": len(per),
+        "episodes": int(np.median(clock.batch)),
     }
+
+
+def _metrics(
+    summary: dict[str, dict[str, dict[str, float]]],
+) -> tuple[dict[str, float], dict[str, bool]]:
+    metrics: dict[str, float] = {}
+    hib: dict[str, bool] = {}
+    for policy, cases in summary.items():
+        keys = MODEL_KEYS if policy == "model" else BASELINE_KEYS
+        for case, s in cases.items():
+            prefix = f"plan/{case}" if policy == "model" else f"plan/{policy}/{case}"
+            for key, higher in keys.items():
+                metrics[f"{prefix}/{key}"], hib[f"{prefix}/{key}"] = s.get(key, math.nan), higher
+    return metrics, hib
 
 
 def plan_eval(
@@ -99,64 +114,110 @@ def plan_eval(
     """Plan with ``model`` on the task's fixed episodes; returns ``{metrics, higher_is_better,
     details}``.
 
-    ``seed`` drives the CEM samples and the random baseline; the episodes depend only on
-    ``episode_seed`` (default: the suite's). A model producing non-finite latents gets NaN metrics
-    and a message; when ``cfg.max_minutes`` would be exceeded no metrics are returned, only the
-    message.
+    ``seed`` (the run's) drives the planner noise and the random baseline; the episodes depend
+    only on ``episode_seed`` (default: the suite's) and the eval seed. A model producing
+    non-finite latents gets NaN metrics and a message; when ``cfg.max_minutes`` would be exceeded
+    no metrics are returned, only the message.
     """
-    device = torch.device(device)
+    with one_thread():  # see the module docstring: thread-count free, and no oversubscription
+        return _plan_eval(model, cfg, torch.device(device), seed, suite, baselines,
+                          episode_seed, progress)  # fmt: skip
+
+
+def _plan_eval(
+    model: torch.nn.Module,
+    cfg: PlanConfig,
+    device: torch.device,
+    seed: int,
+    suite: PlanningSuite,
+    baselines: bool,
+    episode_seed: int | None,
+    progress: bool,
+) -> dict[str, Any]:
     start = time.perf_counter()
     episode_seed = suite.episode_seed if episode_seed is None else episode_seed
-    sets = suite.episodes(cfg.episodes, episode_seed)
-    settings = {**asdict(cfg), "episode_seed": episode_seed, "seed": seed}
+    sets = [suite.episodes(cfg.episodes, episode_seed + k) for k in range(cfg.seeds)]
+    cases = list(sets[0])
+    settings = {
+        **asdict(cfg),
+        "episode_seeds": [episode_seed + k for k in range(cfg.seeds)],
+        "seed": seed,
+        "oracle_planner": oracle_planner(cfg, suite).name,
+    }
     details: dict[str, Any] = {"settings": settings, "messages": []}
+    calls = cfg.seeds * len(cases) * math.ceil(cfg.max_steps / cfg.replan_every)
+    clock = Clock(calls, cfg.max_minutes, progress)
+    planner = LatentPlanner(
+        model, make_planner(cfg, suite.max_action_norm), suite.action_dim, cfg.objective, device
+    )
+    played: dict[str, dict[str, list[np.ndarray]]] = {"model": {c: [] for c in cases}}
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        played, times, stopped = play_model(model, cfg, sets, device, seed, suite, progress)
+        for k, per_case in enumerate(sets):
+            for ci, (case, eps) in enumerate(per_case.items()):
+                gens = generators_for(seed, k, ci, len(eps), device)
+                d = play_case(eps, suite, cfg, gens, planner, clock)
+                played["model"][case].append(d)
     except NonFiniteLatents as e:
-        played, times, stopped = {}, [], None
+        played["model"] = {}
         details["messages"].append(f"planning with the model failed: {e}; its metrics are NaN")
-    finally:
-        for m, training in modes:
-            m.training = training
-    if stopped is not None:
-        details["messages"].append(stopped)
+    except PlanningTooSlow as e:
+        details["messages"].append(str(e))
         details["seconds"] = time.perf_counter() - start
         return {"metrics": {}, "higher_is_better": {}, "details": details}
+    finally:
+        clock.bar.close()
+        for m, training in modes:
+            m.training = training
 
-    policies: dict[str, dict[str, np.ndarray]] = {"model": played}
-    calls = {"model": _call_stats(times)}
+    oracle_clock = Clock(calls, None)
     if baselines:
-        policies["random"] = play_random(cfg, sets, seed, suite)
-        policies["oracle"], oracle_times = play_oracle(cfg, sets, seed, suite)
-        calls["oracle"] = _call_stats(oracle_times)
+        played["random"], played["oracle"] = {c: [] for c in cases}, {c: [] for c in cases}
+        for k, per_case in enumerate(sets):
+            for ci, (case, eps) in enumerate(per_case.items()):
+                rng = np.random.default_rng(np.random.SeedSequence([seed, k, 1000 + ci]))
+                played["random"][case].append(play_random(cfg, eps, rng, suite))
+                gens = generators_for(seed, k, ci, len(eps), torch.device("cpu"))
+                d = play_case(eps, suite, cfg, gens, clock=oracle_clock)
+                played["oracle"][case].append(d)
 
-    metrics: dict[str, float] = {}
-    hib: dict[str, bool] = {}
-    summary: dict[str, dict[str, Any]] = {}
-    episodes: dict[str, dict[str, Any]] = {}
-    for policy, per_case in policies.items():
-        keys = MODEL_KEYS if policy == "model" else BASELINE_KEYS
-        for case, eps in sets.items():
-            if case in per_case:
-                summ = summarise(per_case[case], cfg)
-                episodes.setdefault(policy, {})[case] = _episode_rows(eps, per_case[case])
-            else:
-                summ = {k: math.nan for k in MODEL_KEYS}
-            summary.setdefault(policy, {})[case] = summ
-            prefix = f"plan/{case}" if policy == "model" else f"plan/{policy}/{case}"
-            for key in keys:
-                metrics[f"{prefix}/{key}"] = summ[key]
-                hib[f"{prefix}/{key}"] = HIGHER_IS_BETTER[key]
-    for policy, stats in calls.items():
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    per_seed: dict[str, dict[str, list[float]]] = {}
+    episodes: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for policy in ("model", "random", "oracle"):
+        if policy not in played:
+            continue
+        for case in cases:
+            runs = played[policy].get(case)
+            if not runs:  # the model failed: NaN everywhere
+                summary.setdefault(policy, {})[case] = dict.fromkeys(MODEL_KEYS, math.nan)
+                continue
+            summary.setdefault(policy, {})[case] = summarise(
+                np.concatenate(runs), cfg.radius, cfg.loose_radius
+            )
+            per_seed.setdefault(policy, {})[case] = [
+                summarise(d, cfg.radius, cfg.loose_radius)["success"] for d in runs
+            ]
+            episodes.setdefault(policy, {})[case] = [
+                row
+                for k, d in enumerate(runs)
+                for row in _episode_rows(sets[k][case], d, cfg.radius)
+            ]
+    metrics, hib = _metrics(summary)
+    timing = {"model": _call_stats(clock)}
+    if baselines:
+        timing["oracle"] = _call_stats(oracle_clock)
+    for policy, stats in timing.items():
         key = "plan/time_per_call_ms" if policy == "model" else f"plan/{policy}/time_per_call_ms"
         metrics[key], hib[key] = stats["median_ms"], False
     details.update(
         radius_px=cfg.radius,
         loose_radius_px=cfg.loose_radius,
         summary=summary,
-        call_time=calls,
+        success_per_seed=per_seed,
+        call_time=timing,
+        hardware=hardware_info(device),
         episodes=episodes,
         seconds=time.perf_counter() - start,
     )

@@ -1,15 +1,18 @@
-"""Playing episodes: the episode loop and the three policies (model planner, random, oracle).
+"""Playing episodes, all episodes of a case at once: the loop and the three policies.
 
-A policy is a ``Chooser``: given the environment, the frames observed and the actions executed so
-far, it returns the next actions to execute (k, A). Planners return the first ``replan_every``
-actions of their plan (receding horizon) and warm-start the next call from the rest of it. The
-environment, the episodes and the oracle's cost come from the task's ``PlanningSuite``.
+A policy is a ``Chooser``: given the frames observed (a list of (B, C, H, W)) and the actions
+executed so far (a list of (B, A)), it returns the next actions (B, k, A) of every episode.
+Planners return the first ``replan_every`` actions of their plans (receding horizon) and
+warm-start the next call from the rest. One batched planner call serves every episode of the
+case; each episode draws its planner noise from its own generator, so its result does not
+depend on the others. The environment, the episodes and the oracle's cost come from the task's
+``PlanningSuite``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,8 +21,9 @@ from tqdm.auto import tqdm
 
 from jepa_bench.config import PlanConfig
 from jepa_bench.data.base import Episodes, PlanningEnv, PlanningSuite
-from jepa_bench.planning.cem import CEMSettings, cem
 from jepa_bench.planning.latent import LatentPlanner
+from jepa_bench.planning.planners import Planner, PlanResult, make_planner
+from jepa_bench.planning.residual import PastCall, offsets, window_errors
 
 Chooser = Callable[[PlanningEnv, list[np.ndarray], list[np.ndarray]], np.ndarray]
 
@@ -28,168 +32,171 @@ class NonFiniteLatents(RuntimeError):
     """The model produced NaN or infinite latents or planning costs."""
 
 
-def cem_settings(cfg: PlanConfig, suite: PlanningSuite) -> CEMSettings:
-    """The CEM part of a planning config, bounded by the task's longest action."""
-    return CEMSettings(
-        cfg.samples, cfg.iterations, cfg.topk, cfg.horizon, max_norm=suite.max_action_norm
-    )
+class Clock:
+    """Seconds per planning call, and the ``max_minutes`` projection over ``total`` calls."""
+
+    def __init__(self, total: int, max_minutes: float | None, progress: bool = False) -> None:
+        self.total, self.max_minutes = total, max_minutes
+        self.start, self.calls = time.perf_counter(), 0
+        self.times: list[float] = []  # seconds per call, each serving a batch of episodes
+        self.batch: list[int] = []  # episodes per call
+        self.bar = tqdm(total=total, desc="planning", unit="call", disable=not progress)
+
+    def record(self, seconds: float, episodes: int) -> None:
+        self.times.append(seconds)
+        self.batch.append(episodes)
+        self.calls += 1
+        self.bar.update(1)
+        if self.max_minutes is None or self.calls < min(self.total, 4):  # past the warm-up
+            return
+        projected = (time.perf_counter() - self.start) / self.calls * self.total
+        if projected > self.max_minutes * 60:
+            raise PlanningTooSlow(
+                f"planning stopped after {self.calls} of {self.total} planning calls: projected "
+                f"{projected / 60:.1f} min exceeds max_minutes={self.max_minutes}"
+            )
 
 
-def run_episode(env: PlanningEnv, choose: Chooser, max_steps: int) -> tuple[np.ndarray, list]:
-    """Play one reset episode: distances (max_steps + 1,) to the goal, seconds per choose call."""
-    frames, dist = [env.observe()[0]], [env.distance()[0]]
+class PlanningTooSlow(RuntimeError):
+    """The planning calls made so far project past ``PlanConfig.max_minutes``."""
+
+
+def run_batch(
+    env: PlanningEnv, choose: Chooser, max_steps: int, clock: Clock | None = None
+) -> np.ndarray:
+    """Play the reset episodes of ``env`` for ``max_steps``: distances (B, max_steps + 1)."""
+    frames, dist = [env.observe()], [env.distance()]
     done: list[np.ndarray] = []
-    times: list[float] = []
     while len(done) < max_steps:
         t0 = time.perf_counter()
-        chunk = np.asarray(choose(env, frames, done), np.float32)
-        times.append(time.perf_counter() - t0)
-        if len(chunk) == 0:
+        chunk = np.asarray(choose(env, frames, done), np.float32)  # (B, k, A)
+        if clock is not None:
+            clock.record(time.perf_counter() - t0, chunk.shape[0])
+        if chunk.ndim != 3 or chunk.shape[1] == 0:
             raise RuntimeError("a policy returned no actions")
-        for a in chunk[: max_steps - len(done)]:
-            obs, _ = env.step(a[None])
-            frames.append(obs[0])
-            done.append(a)
-            dist.append(env.distance()[0])
-    return np.asarray(dist), times
+        for t in range(min(chunk.shape[1], max_steps - len(done))):
+            obs, _ = env.step(chunk[:, t])
+            frames.append(obs)
+            done.append(chunk[:, t])
+            dist.append(env.distance())
+    return np.stack(dist, 1)
 
 
-def _warm(state: dict[str, Any], horizon: int) -> torch.Tensor | None:
-    """The previous plan without its executed steps, zero-padded (or cut) to ``horizon``."""
+def _warm(state: dict[str, Any], b: int, horizon: int, action_dim: int) -> torch.Tensor:
+    """The previous plans without their executed steps, zero-padded (or cut) to ``horizon``."""
     if state.get("plan") is None:
-        return None
-    rest = state["plan"][state["used"] :][:horizon]
-    return torch.cat([rest, torch.zeros(horizon - len(rest), rest.shape[1])], 0)
+        return torch.zeros(b, horizon, action_dim)
+    rest = state["plan"][:, state["used"] :][:, :horizon]
+    pad = torch.zeros(b, horizon - rest.shape[1], action_dim)
+    return torch.cat([rest, pad], 1)
+
+
+def _receding(cfg: PlanConfig, b: int, a: int, solve: Callable[..., PlanResult]) -> Chooser:
+    """A chooser that calls ``solve(env, frames, done, init, horizon)`` every ``replan_every``."""
+    state: dict[str, Any] = {}
+
+    def choose(env: PlanningEnv, frames: list, done: list) -> np.ndarray:
+        horizon = min(cfg.horizon, cfg.max_steps - len(done))
+        res = solve(env, frames, done, _warm(state, b, horizon, a), horizon)
+        if not torch.isfinite(res.cost).all():
+            raise NonFiniteLatents(f"step {len(done)}: every candidate's cost is NaN/inf")
+        state["plan"], state["used"] = res.actions.detach().cpu(), cfg.replan_every
+        return res.actions[:, : cfg.replan_every].detach().cpu().numpy()
+
+    return choose
 
 
 def model_chooser(
-    planner: LatentPlanner, goal_obs: np.ndarray, cfg: PlanConfig, generator: torch.Generator
+    planner: LatentPlanner,
+    goal_obs: np.ndarray,
+    cfg: PlanConfig,
+    generators: Sequence[torch.Generator],
 ) -> Chooser:
-    """Receding-horizon CEM on the model's latents toward the encoded ``goal_obs`` (C, H, W)."""
-    z_goal = planner.encode(torch.from_numpy(goal_obs[None]))[0]  # (D,)
+    """Receding-horizon planning on the model's latents toward encoded goals (B, C, H, W)."""
+    z_goal = planner.encode(torch.from_numpy(goal_obs[:, None]))[:, 0]  # (B, D)
     if not torch.isfinite(z_goal).all():
-        raise NonFiniteLatents("the goal observation encodes to non-finite latents")
-    state: dict[str, Any] = {}
+        raise NonFiniteLatents("a goal observation encodes to non-finite latents")
+    b, a = len(goal_obs), planner.action_dim
+    calls: list[PastCall] = []
 
-    def choose(env: PlanningEnv, frames: list, done: list) -> np.ndarray:
+    def solve(env: PlanningEnv, frames: list, done: list, init: torch.Tensor, h: int) -> Any:
         k = min(planner.context, len(frames))
-        z_ctx = planner.encode(torch.from_numpy(np.stack(frames[-k:])))  # (K, D)
+        z_ctx = planner.encode(torch.from_numpy(np.stack(frames[-k:], 1)))  # (B, K, D)
         if not torch.isfinite(z_ctx).all():
-            raise NonFiniteLatents(f"step {len(done)}: the observation encodes to NaN/inf")
-        a_ctx = torch.from_numpy(
-            np.asarray(done[len(done) - k + 1 :], np.float32).reshape(-1, planner.action_dim)
-        )
-        horizon = min(cfg.horizon, cfg.max_steps - len(done))
-        res = planner.plan(z_ctx, a_ctx, z_goal, horizon, _warm(state, horizon), generator)
-        if not np.isfinite(res.cost):
-            raise NonFiniteLatents(f"step {len(done)}: every candidate's cost is NaN/inf")
-        state["plan"], state["used"] = res.actions.cpu(), cfg.replan_every
-        return res.actions[: cfg.replan_every].cpu().numpy()
+            raise NonFiniteLatents(f"step {len(done)}: an observation encodes to NaN/inf")
+        past = done[len(done) - k + 1 :] if k > 1 else []
+        a_ctx = torch.from_numpy(np.asarray(past, np.float32).reshape(k - 1, b, a)).transpose(0, 1)
+        offset = None
+        if cfg.residual and calls:
+            executed = torch.from_numpy(np.stack(done, 1)).to(planner.device)  # (B, T, A)
+            with torch.no_grad():
+                errors = window_errors(
+                    planner.model, calls, z_ctx[:, -1], executed, planner.history, cfg.horizon
+                )
+            offset = offsets(errors, h, z_ctx[:, -1])
+        calls.append(PastCall(len(done), z_ctx, a_ctx.to(planner.device)))
+        del calls[: -cfg.residual_windows]
+        return planner.plan(z_ctx, a_ctx, z_goal, init, generators, offset)
 
-    return choose
+    return _receding(cfg, b, a, solve)
 
 
 def oracle_chooser(
-    suite: PlanningSuite, settings: CEMSettings, cfg: PlanConfig, generator: torch.Generator
+    suite: PlanningSuite, planner: Planner, cfg: PlanConfig, generators: Sequence[torch.Generator]
 ) -> Chooser:
-    """Receding-horizon CEM on the task's true cost (the model planner's schedule)."""
-    state: dict[str, Any] = {}
+    """Receding-horizon planning on the task's true cost (the model planner's schedule)."""
 
-    def choose(env: PlanningEnv, frames: list, done: list) -> np.ndarray:
-        horizon = min(cfg.horizon, cfg.max_steps - len(done))
-        cost = suite.oracle_cost(env, cfg.objective)
-        res = cem(cost, settings, suite.action_dim, horizon, _warm(state, horizon), generator)
-        state["plan"], state["used"] = res.actions, cfg.replan_every
-        return res.actions[: cfg.replan_every].numpy()
+    def solve(env: PlanningEnv, frames: list, done: list, init: torch.Tensor, h: int) -> Any:
+        return planner.solve(suite.oracle_cost(env, cfg.objective), init, generators)
 
-    return choose
+    return _receding(cfg, len(generators), suite.action_dim, solve)
 
 
-def generator_for(seed: int, case: int, episode: int, device: torch.device) -> torch.Generator:
-    """The CEM noise stream of one episode."""
-    g = torch.Generator(device=device)
-    g.manual_seed(int(np.random.SeedSequence([seed, case, episode]).generate_state(1)[0]))
-    return g
-
-
-def play_model(
-    model: torch.nn.Module,
-    cfg: PlanConfig,
-    sets: dict[str, Episodes],
-    device: torch.device,
-    seed: int,
-    suite: PlanningSuite,
-    progress: bool = False,
-) -> tuple[dict[str, np.ndarray], list[float], str | None]:
-    """Distances per case (E, T+1), seconds per planning call, and why play stopped early.
-
-    Stops (returning what it has) once the episodes played so far project past
-    ``cfg.max_minutes``.
-    """
-    planner = LatentPlanner(
-        model, cem_settings(cfg, suite), suite.action_dim, cfg.objective, device
-    )
-    total = sum(len(e) for e in sets.values())
-    out: dict[str, np.ndarray] = {}
-    times: list[float] = []
-    env, t0, played = suite.make_env(), time.perf_counter(), 0
-    with tqdm(total=total, desc="planning", unit="episode", disable=not progress) as bar:
-        for ci, (case, eps) in enumerate(sets.items()):
-            rows = []
-            for i in range(len(eps)):
-                env.reset(eps.starts[i], eps.goals[i], eps.layouts[i])
-                gen = generator_for(seed, ci, i, device)
-                choose = model_chooser(planner, env.goal_observation()[0], cfg, gen)
-                d, t = run_episode(env, choose, cfg.max_steps)
-                rows.append(d)
-                times += t
-                played += 1
-                bar.update(1)
-                projected = (time.perf_counter() - t0) / played * total
-                if cfg.max_minutes is not None and projected > cfg.max_minutes * 60:
-                    return (
-                        out,
-                        times,
-                        (
-                            f"planning stopped after {played} of {total} episodes: projected "
-                            f"{projected / 60:.1f} min exceeds max_minutes={cfg.max_minutes}"
-                        ),
-                    )
-            out[case] = np.stack(rows)
-    return out, times, None
-
-
-def play_random(
-    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, suite: PlanningSuite
-) -> dict[str, np.ndarray]:
-    """Distances per case (E, T+1) under exploration-like random actions."""
-    out = {}
-    for ci, (case, eps) in enumerate(sets.items()):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 1000 + ci]))
-        acts = suite.random_actions(rng, len(eps), cfg.max_steps)  # (E, T, A)
-        env = suite.make_env()
-        env.reset(eps.starts, eps.goals, eps.layouts)
-        dist = [env.distance()]
-        for t in range(cfg.max_steps):
-            env.step(acts[:, t])
-            dist.append(env.distance())
-        out[case] = np.stack(dist, 1)
+def generators_for(
+    seed: int, eval_seed: int, case: int, n: int, device: torch.device
+) -> list[torch.Generator]:
+    """The planner noise streams of episodes 0..n-1 of one case under one eval seed."""
+    out = []
+    for i in range(n):
+        g = torch.Generator(device=device)
+        state = np.random.SeedSequence([seed, eval_seed, case, i]).generate_state(1)[0]
+        out.append(g.manual_seed(int(state)))
     return out
 
 
-def play_oracle(
-    cfg: PlanConfig, sets: dict[str, Episodes], seed: int, suite: PlanningSuite
-) -> tuple[dict[str, np.ndarray], list[float]]:
-    """Distances per case (E, T+1) and seconds per call of the true-dynamics CEM planner."""
-    settings = cem_settings(cfg, suite)
-    out, times, env = {}, [], suite.make_env()
-    for ci, (case, eps) in enumerate(sets.items()):
-        rows = []
-        for i in range(len(eps)):
-            env.reset(eps.starts[i], eps.goals[i], eps.layouts[i])
-            gen = generator_for(seed, ci, i, torch.device("cpu"))
-            d, t = run_episode(env, oracle_chooser(suite, settings, cfg, gen), cfg.max_steps)
-            rows.append(d)
-            times += t
-        out[case] = np.stack(rows)
-    return out, times
+def oracle_planner(cfg: PlanConfig, suite: PlanningSuite) -> Planner:
+    """The model's planner on the true cost; CEM when that planner needs gradients."""
+    name = "cem" if cfg.planner == "gradient" else cfg.planner
+    return make_planner(cfg, suite.max_action_norm, name)
+
+
+def play_case(
+    eps: Episodes,
+    suite: PlanningSuite,
+    cfg: PlanConfig,
+    generators: Sequence[torch.Generator],
+    planner: LatentPlanner | None = None,
+    clock: Clock | None = None,
+) -> np.ndarray:
+    """Distances (E, T+1) of one case's episodes planned by ``planner`` (the oracle if None)."""
+    env = suite.make_env()
+    env.reset(eps.starts, eps.goals, eps.layouts)
+    if planner is not None:
+        choose = model_chooser(planner, env.goal_observation(), cfg, generators)
+    else:
+        choose = oracle_chooser(suite, oracle_planner(cfg, suite), cfg, generators)
+    return run_batch(env, choose, cfg.max_steps, clock)
+
+
+def play_random(
+    cfg: PlanConfig, eps: Episodes, rng: np.random.Generator, suite: PlanningSuite
+) -> np.ndarray:
+    """Distances (E, T+1) of one case's episodes under exploration-like random actions."""
+    acts = suite.random_actions(rng, len(eps), cfg.max_steps)  # (E, T, A)
+    env = suite.make_env()
+    env.reset(eps.starts, eps.goals, eps.layouts)
+    dist = [env.distance()]
+    for t in range(cfg.max_steps):
+        env.step(acts[:, t])
+        dist.append(env.distance())
+    return np.stack(dist, 1)

@@ -23,33 +23,37 @@ from jepa_bench.data.wall_door.episodes import path_length
 def true_cost(
     position: np.ndarray, goal: np.ndarray, layout: np.ndarray, objective: str = "final"
 ) -> CostFn:
-    """Cost of candidates (N, H, 2): squared shortest-path distance to ``goal`` under the physics.
-
-    ``position``, ``goal`` and ``layout`` are (2,) arrays of one agent.
-    """
-    pos = np.asarray(position, np.float32).reshape(2)
-    lay = np.asarray(layout, np.int16).reshape(1, 2)
-    g = np.asarray(goal, np.float64).reshape(1, 2)
+    """Cost (B, N) float64 of candidates (B, N, H, 2): squared shortest-path distance to the
+    goal under the physics (at the last step, or the mean or min over the horizon), for B agents
+    at ``position`` (B, 2) with ``goal`` (B, 2) in ``layout`` (B, 2); a single agent's (2,)
+    arrays are one row."""
+    pos = np.asarray(position, np.float32).reshape(-1, 2)
+    lay = np.asarray(layout, np.int16).reshape(-1, 2)
+    g = np.asarray(goal, np.float64).reshape(-1, 2)
 
     def cost(cand: Tensor) -> Tensor:
-        a = cand.detach().cpu().numpy().astype(np.float32)  # (N, H, 2)
-        n, h = a.shape[:2]
-        lays = np.repeat(lay, n, axis=0)
-        locs = ph.simulate(np.repeat(pos[None], n, axis=0), a, lays)[:, 1:]  # (N, H, 2)
+        a = cand.detach().cpu().numpy().astype(np.float32)  # (B, N, H, 2)
+        b, n, h = a.shape[:3]
+        if b != len(pos):
+            raise ValueError(f"candidates for {b} agents, but the cost has {len(pos)}")
+        lays = np.repeat(lay, n, axis=0)  # (BN, 2)
+        locs = ph.simulate(np.repeat(pos, n, axis=0), a.reshape(b * n, h, 2), lays)[:, 1:]
+        goals = np.repeat(g, n, axis=0)  # (BN, 2)
         if objective == "final":
-            d = path_length(locs[:, -1], np.repeat(g, n, 0), lays)  # (N,)
+            d2 = path_length(locs[:, -1], goals, lays) ** 2  # (BN,)
         else:
-            flat = locs.reshape(n * h, 2)
-            d2 = path_length(flat, np.repeat(g, n * h, 0), np.repeat(lays, h, 0)) ** 2
-            return torch.from_numpy(d2.reshape(n, h).mean(1)).float().to(cand.device)
-        return torch.from_numpy(d**2).float().to(cand.device)
+            flat = locs.reshape(b * n * h, 2)
+            d = path_length(flat, np.repeat(goals, h, 0), np.repeat(lays, h, 0))
+            d2 = (d**2).reshape(b * n, h)
+            d2 = d2.min(1) if objective == "min" else d2.mean(1)
+        return torch.from_numpy(d2.reshape(b, n)).to(cand.device)
 
     return cost
 
 
 def oracle_cost(env: WallDoorEnv, objective: str = "final") -> CostFn:
-    """``true_cost`` from the current state of ``env``'s first agent."""
-    return true_cost(env.position[0], env.goal[0], env.layouts[0], objective)
+    """``true_cost`` from the current state of every agent of ``env``."""
+    return true_cost(env.position, env.goal, env.layouts, objective)
 
 
 def random_actions(rng: np.random.Generator, n: int, steps: int) -> np.ndarray:
