@@ -1,8 +1,13 @@
 """arm_sim data generation across processes: frames/s with 1 worker (the reference) and more.
 
-Generation renders the simulated episodes and encodes them to AV1 (one SVT-AV1 thread per
-worker process, one v3.0 file of episodes per job); conversion decodes them into the HDF5 file
-the task trains on. Both are timed; the datasets of every worker count are checked identical.
+Generation renders the simulated episodes and encodes them to AV1 (one v3.0 file of episodes
+per job); conversion decodes them into the HDF5 file the task trains on. Both are timed; the
+datasets of every worker count are checked identical.
+
+A single worker is not a single core: SVT-AV1 pipelines its stages over threads even at
+``lp=1``, so one worker process keeps about 1.2 cores busy. The first row is therefore one
+worker confined to one core (``sched_setaffinity``), the per-core rate that more workers
+multiply; the ratios are against it, with the unconfined single worker as a second reference.
 
     python benchmarks/bench_sim_data.py [--episodes 40] [--size 64] [--workers 1,2] [--repeats 3]
 """
@@ -11,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,13 +41,26 @@ def digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def one_run(tmp: Path, args: argparse.Namespace, workers: int) -> tuple[float, float, int, str]:
-    """(generation s, conversion s, frames, dataset digest) of one fresh build."""
-    shutil.rmtree(tmp, ignore_errors=True)
+def _generate(out: Path, episodes: int, size: int, workers: int) -> float:
     t = time.perf_counter()
-    root = ds.write_sim_lerobot(tmp / "lerobot", args.episodes, ds.DATA_SEED, args.size, 1.0,
-                                workers=workers)  # fmt: skip
-    gen_s = time.perf_counter() - t
+    ds.write_sim_lerobot(out, episodes, ds.DATA_SEED, size, 1.0, workers=workers)
+    return time.perf_counter() - t
+
+
+def _one_core() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def one_run(tmp: Path, args: argparse.Namespace, workers: int) -> tuple[float, float, int, str]:
+    """(generation s, conversion s, frames, dataset digest) of one fresh build; ``workers`` 0:
+    one worker in a child process confined to one core."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    root = tmp / "lerobot"
+    if workers == 0:
+        with ProcessPoolExecutor(1, initializer=_one_core) as pool:
+            gen_s = pool.submit(_generate, root, args.episodes, args.size, 1).result()
+    else:
+        gen_s = _generate(root, args.episodes, args.size, workers)
     t = time.perf_counter()
     h5 = ds.convert_sim(root, tmp / "arm_sim.h5")
     conv_s = time.perf_counter() - t
@@ -56,7 +76,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    counts = [int(w) for w in args.workers.split(",")]
+    counts = [0] + [int(w) for w in args.workers.split(",")]
     rows, digests = {}, set()
     with tempfile.TemporaryDirectory() as tmp:
         times: dict[int, list[tuple[float, float]]] = {w: [] for w in counts}
@@ -75,13 +95,14 @@ def main() -> None:
     print(f"arm_sim, {args.episodes} episodes, {args.size} px, {frames} frames, "
           f"{ds.EPISODES_PER_FILE} episodes per file; the datasets of every worker count are "
           "identical\n")  # fmt: skip
-    print(f"| workers | generate s (median of {args.repeats}) | frames/s | vs 1 worker | "
-          "convert s | generate + convert s |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
-    ref = rows[counts[0]][0]
+    print(f"| workers | generate s (median of {args.repeats}) | frames/s | vs 1 core | "
+          "vs 1 worker | convert s | generate + convert s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    ref, ref1 = rows[0][0], rows.get(1, rows[0])[0]
     for w, (gen_s, conv_s) in rows.items():
-        print(f"| {w} | {gen_s:.2f} | {frames / gen_s:.0f} | {ref / gen_s:.2f}x | {conv_s:.2f} | "
-              f"{gen_s + conv_s:.2f} |")  # fmt: skip
+        name = "1 on 1 core (reference)" if w == 0 else str(w)
+        print(f"| {name} | {gen_s:.2f} | {frames / gen_s:.0f} | {ref / gen_s:.2f}x | "
+              f"{ref1 / gen_s:.2f}x | {conv_s:.2f} | {gen_s + conv_s:.2f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

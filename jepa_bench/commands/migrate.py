@@ -34,8 +34,8 @@ def migrate(paths: tuple[Path, ...]) -> None:
                     how = "re-keyed" if m.changed else "already current"
                     click.echo(f"{path}: {m.old_run_id} -> {m.new_run_id} ({how})")
             else:
-                target, m = migrate_run_dir(path)
-                click.echo(f"{path} -> {target}" if m.changed else f"{path}: already current")
+                m = migrate_run_dir(path)
+                click.echo(f"{path} -> {m.path}" if m.changed else f"{path}: already current")
         except (MigrationError, ConfigError) as e:
             raise click.ClickException(str(e)) from e
     click.echo("migrated records are unverified until `jepa-bench verify` passes on them again")

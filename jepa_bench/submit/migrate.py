@@ -41,6 +41,7 @@ class Migrated:
     old_run_id: str
     new_run_id: str
     changed: bool  # False: already in today's form
+    path: Path | None = None  # a run directory's path after the migration (None: a record)
 
 
 def _changes(old: Any, new: Any, where: str = "") -> list[str]:
@@ -120,8 +121,9 @@ def migrate_leaderboard(leaderboard_dir: str | Path) -> list[Migrated]:
     return done
 
 
-def migrate_run_dir(run_dir: str | Path) -> tuple[Path, Migrated]:
-    """Migrate a run directory's config.yaml and result.json and rename it after the new hash."""
+def migrate_run_dir(run_dir: str | Path) -> Migrated:
+    """Migrate a run directory's config.yaml and result.json and rename it after the new hash;
+    ``path`` of the answer is where the directory is now."""
     rundir = RunDir(Path(run_dir))
     if not rundir.config_file.is_file():
         raise MigrationError(f"{rundir.path} is not a run directory: it has no config.yaml")
@@ -141,4 +143,4 @@ def migrate_run_dir(run_dir: str | Path) -> tuple[Path, Migrated]:
     if target != rundir.path:
         rundir.path.rename(target)
     old_id = record["run_id"] if record else rundir.path.name
-    return target, Migrated(old_id, target.name, target != rundir.path)
+    return Migrated(old_id, target.name, target != rundir.path, target)
