@@ -38,7 +38,7 @@ BUDGETS: dict[str, BudgetRow] = {
         eval=dict(probe_epochs=2, max_eval_windows=32, planning=False),
     ),
     "default": BudgetRow(
-        "<= 10 minutes on 2 CPU cores",
+        "minutes on 2 CPU cores",
         train=dict(steps=200),
         eval=dict(probe_epochs=20, max_eval_windows=128, planning=True),
     ),
