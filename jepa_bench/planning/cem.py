@@ -18,25 +18,15 @@ from torch import Tensor
 from jepa_bench.planning.planners import (
     BatchCost,
     PlanResult,
+    check_bound,
+    check_counts,
+    check_positive,
     clamp_norm,
     finite_costs,
     noise,
     pick,
     rank,
 )
-
-
-def _check_positive(owner: str, **values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{owner} {name} must be a positive integer, got {value!r}")
-
-
-def _check_scale(owner: str, init_std: float, max_norm: float) -> None:
-    if not (math.isfinite(init_std) and init_std > 0):
-        raise ValueError(f"{owner} init_std must be a finite number > 0, got {init_std!r}")
-    if not max_norm > 0:
-        raise ValueError(f"{owner} max_norm must be > 0, got {max_norm!r}")
 
 
 @dataclass(frozen=True)
@@ -52,10 +42,11 @@ class CEM:
     differentiable: bool = False
 
     def __post_init__(self) -> None:
-        _check_positive("CEM", samples=self.samples, iterations=self.iterations, topk=self.topk)
+        check_counts("CEM", samples=self.samples, iterations=self.iterations, topk=self.topk)
         if self.topk > self.samples:
             raise ValueError(f"CEM topk ({self.topk}) must not exceed samples ({self.samples})")
-        _check_scale("CEM", self.init_std, self.max_norm)
+        check_positive("CEM", init_std=self.init_std)
+        check_bound("CEM", self.max_norm)
 
     def solve(
         self, cost: BatchCost, init: Tensor, generators: Sequence[torch.Generator]

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from jepa_bench.planning.cem import _check_positive, _check_scale
 from jepa_bench.planning.planners import (
     BatchCost,
     PlanResult,
+    check_bound,
+    check_counts,
+    check_positive,
     clamp_norm,
     finite_costs,
     noise,
@@ -41,10 +43,9 @@ class GradientPlanner:
     differentiable: bool = True
 
     def __post_init__(self) -> None:
-        _check_positive("gradient planner", iterations=self.iterations, restarts=self.restarts)
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"gradient planner lr must be > 0, got {self.lr!r}")
-        _check_scale("gradient planner", self.init_std, self.max_norm)
+        check_counts("gradient planner", iterations=self.iterations, restarts=self.restarts)
+        check_positive("gradient planner", lr=self.lr, init_std=self.init_std)
+        check_bound("gradient planner", self.max_norm)
 
     def solve(
         self, cost: BatchCost, init: Tensor, generators: Sequence[torch.Generator]

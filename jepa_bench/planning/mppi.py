@@ -18,8 +18,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from jepa_bench.planning.cem import _check_positive, _check_scale
-from jepa_bench.planning.planners import BatchCost, PlanResult, clamp_norm, finite_costs, noise
+from jepa_bench.planning.planners import (
+    BatchCost,
+    PlanResult,
+    check_bound,
+    check_counts,
+    check_positive,
+    clamp_norm,
+    finite_costs,
+    noise,
+)
 
 
 def softmax_weights(cost: Tensor, temperature: float) -> Tensor:
@@ -49,10 +57,9 @@ class MPPI:
     differentiable: bool = False
 
     def __post_init__(self) -> None:
-        _check_positive("MPPI", samples=self.samples, iterations=self.iterations)
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"MPPI temperature must be > 0, got {self.temperature!r}")
-        _check_scale("MPPI", self.init_std, self.max_norm)
+        check_counts("MPPI", samples=self.samples, iterations=self.iterations)
+        check_positive("MPPI", temperature=self.temperature, init_std=self.init_std)
+        check_bound("MPPI", self.max_norm)
 
     def solve(
         self, cost: BatchCost, init: Tensor, generators: Sequence[torch.Generator]

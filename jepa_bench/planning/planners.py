@@ -46,6 +46,26 @@ class Planner(Protocol):
     ) -> PlanResult: ...
 
 
+def check_counts(owner: str, **values: int) -> None:
+    """Each of ``values`` is an integer >= 1 (not a bool), else a ValueError naming it."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{owner} {name} must be a positive integer, got {value!r}")
+
+
+def check_positive(owner: str, **values: float) -> None:
+    """Each of ``values`` is a finite number > 0, else a ValueError naming it."""
+    for name, value in values.items():
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{owner} {name} must be a finite number > 0, got {value!r}")
+
+
+def check_bound(owner: str, max_norm: float) -> None:
+    """The action bound is > 0 (``inf``: unbounded)."""
+    if not max_norm > 0:
+        raise ValueError(f"{owner} max_norm must be > 0, got {max_norm!r}")
+
+
 def clamp_norm(actions: Tensor, max_norm: float) -> Tensor:
     """Scale every action (..., A) longer than ``max_norm`` back to that length."""
     norm = actions.norm(dim=-1, keepdim=True)  # (..., 1)
