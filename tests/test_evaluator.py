@@ -213,7 +213,7 @@ def test_chance_is_the_train_mean_predictor_on_the_scored_windows(perfect, const
         assert constant.metrics[f"chance/{split}"] == perfect.metrics[f"chance/{split}"]
         ratio = constant.metrics[f"probe/{split}"] / constant.metrics[f"chance/{split}"]
         assert ratio == pytest.approx(1.0, rel=0.05)
-        assert perfect.metrics[f"probe/{split}"] / perfect.metrics[f"chance/{split}"] < 0.01
+        assert perfect.metrics[f"probe/{split}"] / perfect.metrics[f"chance/{split}"] < 0.05
     assert perfect.higher_is_better["chance/normal"] is False
     assert not any(k.startswith("chance/loc") for k in perfect.metrics)  # r2 suites have none
 

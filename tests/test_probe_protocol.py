@@ -116,9 +116,64 @@ def test_sampled_steps_are_distinct_and_aligned(b, t, seed):
     steps = torch.arange(t, dtype=torch.float32)[None, :, None].expand(b, t, 1)
     z = torch.cat([steps, torch.randn(b, t, 2)], -1)
     y = steps * 10
-    zs, ys = sample_time_steps(z, y, k, torch.Generator().manual_seed(seed))
+    torch.manual_seed(seed)
+    zs, ys = sample_time_steps(z, y, k)
     assert zs.shape[1] == min(k, t) and torch.equal(ys, zs[..., :1] * 10)
     for row in zs[..., 0]:
         assert len(set(row.tolist())) == zs.shape[1]
-    assert sample_time_steps(z, y, None, torch.Generator())[0] is z
+    assert sample_time_steps(z, y, None)[0] is z
     assert not math.isnan(float(zs.sum()))
+
+
+def course_order_prober(z, y, *, hidden, epochs, batch, lr, seed, k):
+    """The course evaluator's training loop, restated from its description (docs/probe_protocol.md):
+    manual_seed, a shuffled drop_last DataLoader read once before the head is built, Prober
+    Linear-ReLU-Linear, per-window randperm time sampling, Adam with the lagged schedule."""
+    torch.manual_seed(seed)
+    ds = torch.utils.data.TensorDataset(z, y)
+    loader = torch.utils.data.DataLoader(ds, batch, shuffle=True, drop_last=True)
+    next(iter(loader))
+    head = torch.nn.Sequential(
+        torch.nn.Linear(z.shape[-1], hidden), torch.nn.ReLU(True), torch.nn.Linear(hidden, 2)
+    )
+    opt = torch.optim.Adam(head.parameters(), lr)
+    total, step = epochs * len(loader), 0
+    for _ in range(epochs):
+        for zb, yb in loader:
+            t = zb.shape[1]
+            if k < t:
+                zs, ys = torch.empty(len(zb), k, zb.shape[-1]), torch.empty(len(zb), k, 2)
+                for i in range(len(zb)):
+                    idx = torch.randperm(t)[:k]
+                    zs[i], ys[i] = zb[i, idx], yb[i, idx]
+                zb, yb = zs, ys
+            loss = ((head(zb) - yb) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            for g in opt.param_groups:  # the schedule is applied after the step
+                g["lr"] = mlp_probe.scheduled_lr(step, total, lr * batch / 256)
+            step += 1
+    return head
+
+
+@pytest.mark.parametrize("t", [5, 9])  # 9 > k: time steps sampled, as on the expert split
+def test_a_prober_seed_is_the_course_run_after_manual_seed(t):
+    """Seed s gives the head the course's loop gives after torch.manual_seed(s), to float noise;
+    the caller's global RNG state is left as it was."""
+    z, y = torch.randn(70, t, 6), torch.randn(70, t, 2)
+    kw = dict(hidden=16, epochs=3, lr=1e-3, seed=11)
+    torch.manual_seed(99)
+    state = torch.get_rng_state()
+    ours, _ = train_mlp_probe(
+        z, y, batch_size=16, device=CPU, sample_steps=7, hidden=16, epochs=3, lr=1e-3, seed=11
+    )
+    assert torch.equal(torch.get_rng_state(), state)
+    ref = course_order_prober(z, y, batch=16, k=7, **kw)
+    torch.set_rng_state(state)
+    other, _ = train_mlp_probe(
+        z, y, batch_size=16, device=CPU, sample_steps=7, hidden=16, epochs=3, lr=1e-3, seed=12
+    )
+    with torch.no_grad():
+        assert torch.allclose(ours(z), ref(z), rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(other(z), ref(z), rtol=1e-3, atol=1e-4)

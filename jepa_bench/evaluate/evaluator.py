@@ -54,9 +54,11 @@ from jepa_bench.planning.evaluate import plan_eval
 #: batch 256 with every window scored; "eval-v2": the course's probe protocol, averaged over
 #: prober seeds; "eval-v3": linear (robot) probes choose each target's ridge strength by
 #: episode-grouped cross-validation (it was fixed at 1e-6) and carry bootstrap intervals of R2 (the
-#: location probe is unchanged). Bump it whenever a change makes old metric values incomparable
-#: with new ones.
-EVAL_PROTOCOL = "eval-v3"
+#: location probe is unchanged); "eval-v4": an MLP prober seed draws its initialisation, data order
+#: and sampled time steps exactly as the course evaluator does after ``torch.manual_seed(seed)``
+#: (same distribution as eval-v3, other draws). Bump it whenever a change makes old metric values
+#: incomparable with new ones.
+EVAL_PROTOCOL = "eval-v4"
 
 
 @contextmanager

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 WARMUP_FRAC = 0.1  # of all training steps
@@ -67,24 +67,21 @@ def lr_at(step: int, total: int, lr: float, batch_size: int) -> float:
     return scheduled_lr(step - 1, total, lr * batch_size / LR_REF_BATCH)
 
 
-def make_mlp_head(d: int, k: int, hidden: int, seed: int) -> nn.Sequential:
-    """Linear(D, hidden) -> ReLU -> Linear(hidden, K), PyTorch's default init from ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, k))
+def make_mlp_head(d: int, k: int, hidden: int) -> nn.Sequential:
+    """Linear(D, hidden) -> ReLU -> Linear(hidden, K), default init drawn from the global RNG."""
+    return nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, k))
 
 
-def sample_time_steps(
-    z: Tensor, y: Tensor, k: int | None, gen: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    """``k`` distinct random time steps per window of ``z`` (b, T, D) and ``y`` (b, T, K).
+def sample_time_steps(z: Tensor, y: Tensor, k: int | None) -> tuple[Tensor, Tensor]:
+    """``k`` distinct random time steps per window of ``z`` (b, T, D) and ``y`` (b, T, K), drawn
+    as the course draws them: ``torch.randperm(T)[:k]`` per window, from the global RNG.
 
-    Windows of at most ``k`` steps (or ``k`` None) are returned whole.
+    Windows of at most ``k`` steps (or ``k`` None) are returned whole, drawing nothing.
     """
     b, t = z.shape[:2]
     if k is None or k >= t:
         return z, y
-    pick = torch.rand(b, t, generator=gen).argsort(dim=1)[:, :k].to(z.device)  # (b, k)
+    pick = torch.stack([torch.randperm(t)[:k] for _ in range(b)]).to(z.device)  # (b, k)
     take = lambda a: torch.gather(a, 1, pick[..., None].expand(-1, -1, a.shape[-1]))  # noqa: E731
     return take(z), take(y)
 
@@ -106,37 +103,40 @@ def train_mlp_probe(
     """Fit an MLP head as the course does; returns the head and the mean loss of each epoch.
 
     ``z``: (N, T, D) latents, ``y``: (N, T, K) normalised targets; ``lr`` is the unscaled rate
-    (``lr_at`` scales it). ``seed`` sets the head's initialisation and, through an independent
-    stream, the data order and the sampled time steps. The loss curve stops early (its last value
+    (``lr_at`` scales it). ``seed`` seeds torch's global generator, forked for the call (the
+    caller's RNG state is unchanged), from which the head's initialisation, the data order and the
+    sampled time steps are drawn in the course's order: a prober seeded ``s`` is the course
+    evaluator's prober after ``torch.manual_seed(s)``. The loss curve stops early (its last value
     non-finite) if training diverges.
     """
     n = z.shape[0]
     b = batch_for(n, batch_size)
-    per_epoch = full_batches(n, batch_size)
-    total = epochs * per_epoch
-    init_seed, order_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-    head = make_mlp_head(z.shape[-1], y.shape[-1], hidden, init_seed).to(device)
-    opt = torch.optim.Adam(head.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(order_seed)  # data order and sampled time steps
+    total = epochs * full_batches(n, batch_size)
+    # The data order comes from a DataLoader over the window indices, as the course's does from
+    # its DataLoader: each pass draws its seeds from the global RNG the same way.
+    order: DataLoader[int] = DataLoader(range(n), batch_size=b, shuffle=True, drop_last=True)  # type: ignore[arg-type]
     curve: list[float] = []
     step = 0
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
-        order = torch.randperm(n, generator=gen)
-        losses = []
-        for j in range(per_epoch):
-            idx = order[j * b : (j + 1) * b]
-            zb, yb = sample_time_steps(z[idx], y[idx], sample_steps, gen)  # (b, T', D), (b, T', K)
-            zb, yb = zb.to(device), yb.to(device)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, total, lr, b)
-            loss = torch.mean((head(zb) - yb) ** 2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            losses.append(float(loss.detach()))
-        curve.append(sum(losses) / len(losses))
-        if not math.isfinite(curve[-1]):
-            break
+    with torch.random.fork_rng(devices=[]):  # every draw below is the course's, in its order
+        torch.manual_seed(seed)
+        next(iter(order))  # the course reads one batch (its shapes) before building the head
+        head = make_mlp_head(z.shape[-1], y.shape[-1], hidden).to(device)
+        opt = torch.optim.Adam(head.parameters(), lr=lr)
+        for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
+            losses = []
+            for idx in order:
+                zb, yb = sample_time_steps(z[idx], y[idx], sample_steps)  # (b, T', D), (b, T', K)
+                zb, yb = zb.to(device), yb.to(device)
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(step, total, lr, b)
+                loss = torch.mean((head(zb) - yb) ** 2)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                losses.append(float(loss.detach()))
+            curve.append(sum(losses) / len(losses))
+            if not math.isfinite(curve[-1]):
+                break
     head.eval()
     return head, curve

@@ -148,6 +148,7 @@ def _fit_heads(
         return [fit.head]
     seeds = prober_seeds(seed, cfg.probe_seeds)
     heads: list[nn.Module | None] = []
+    info["prober_seeds"] = seeds  # torch.manual_seed values: the course's run of each
     info["curves"] = []
     for j, s in enumerate(seeds):
         head, curve = train_mlp_probe(
