@@ -1,14 +1,15 @@
-"""Process pools for data generation: results in job order, whatever the number of workers.
+"""Process and thread pools: results in job order, whatever the number of workers.
 
 Generators split their work into jobs that are functions of their arguments alone (each draws
-from its own seed), so the output does not depend on how many processes ran them.
+from its own seed), so the output does not depend on how many processes ran them. Planning runs
+its independent cases in threads (``thread_map``), each on one intra-op torch thread.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 R = TypeVar("R")
@@ -45,3 +46,28 @@ def ordered_map(fn: Callable[..., R], jobs: Sequence[tuple[Any, ...]], workers: 
         yield from pool.map(fn, *zip(*jobs))
     finally:  # on an error or an early stop, jobs not yet started never start
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def thread_map(fn: Callable[[Any], R], items: Sequence[Any], workers: int) -> list[R]:
+    """``[fn(item) for item in items]``, run by ``workers`` threads (here when <= 1).
+
+    Each thread runs torch on one intra-op thread (torch's thread count is per thread), so the
+    results are those of the sequential loop. The first error is raised once every started job
+    has stopped; jobs not yet started never start.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+
+    def job(item: Any) -> R:
+        import torch  # only planning, which has torch, runs jobs here
+
+        torch.set_num_threads(1)
+        return fn(item)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job, item) for item in items]
+        try:
+            return [f.result() for f in futures]
+        finally:
+            for f in futures:
+                f.cancel()

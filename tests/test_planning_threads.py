@@ -124,3 +124,22 @@ def test_verify_passes_on_a_planned_run_with_another_thread_count(planned_run):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verification PASSED" in proc.stdout
+
+
+@pytest.mark.slow
+def test_cases_played_in_parallel_threads_match_one_after_another(planned_run, monkeypatch):
+    """Playing the cases in 1 or 3 threads at once gives bit-identical planning metrics."""
+    from jepa_bench.data.base import planning_suite
+    from jepa_bench.planning import evaluate as plan_evaluate
+    from jepa_bench.record.verification import is_timing
+    from jepa_bench.runner import RunDir
+
+    run = RunDir(planned_run).load("cpu")
+    cfg = run.cfg.eval.plan
+    out = {}
+    for workers in (1, 3):
+        monkeypatch.setattr(plan_evaluate, "plan_workers", lambda device, jobs, w=workers: w)
+        res = plan_evaluate.plan_eval(run.model, cfg, "cpu", run.cfg.seed, planning_suite(run.task))
+        out[workers] = {k: v for k, v in res["metrics"].items() if not is_timing(k)}
+    assert out[1] == out[3]
+    assert {"plan/same_room/success", "plan/oracle/cross_room/success"} <= set(out[1])

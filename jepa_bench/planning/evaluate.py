@@ -17,7 +17,9 @@ one planning decision (a batched call's time over its episodes). See docs/planni
 Planning runs on one intra-op thread whatever the process uses: its operations are small, so
 more threads gain little and, on a machine whose other cores are busy, cost up to 40x (threads
 waiting at every operation's barrier); and one thread makes the results independent of the
-thread count (oneDNN convolutions round differently with it).
+thread count (oneDNN convolutions round differently with it). On a CPU the cases (case x eval
+seed) play at once in threads, one per usable core (``plan_workers``), each on one intra-op
+thread: the same numbers as one case after another, in about half the time on 2 cores.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from jepa_bench.planning.play import (
 )
 from jepa_bench.planning.stats import summarise
 from jepa_bench.record.hardware import hardware_info
+from jepa_bench.workers import resolve_workers, thread_map
 
 _RATES = ("success", "success_lo", "success_hi", "success_loose", "success_loose_lo",
           "success_loose_hi")  # fmt: skip
@@ -100,6 +103,11 @@ def _metrics(
     return metrics, hib
 
 
+def plan_workers(device: torch.device, jobs: int) -> int:
+    """Threads that play cases at once: one per usable core on a CPU, one on an accelerator."""
+    return resolve_workers(None, jobs) if device.type == "cpu" else 1
+
+
 def plan_eval(
     model: torch.nn.Module,
     cfg: PlanConfig,
@@ -153,12 +161,18 @@ def _plan_eval(
     played: dict[str, dict[str, list[np.ndarray]]] = {"model": {c: [] for c in cases}}
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
+    jobs = [(k, ci, case, eps) for k, per_case in enumerate(sets)
+            for ci, (case, eps) in enumerate(per_case.items())]  # fmt: skip
+    workers = plan_workers(device, len(jobs))
+
+    def model_job(job: tuple[int, int, str, Episodes]) -> np.ndarray:
+        k, ci, _, eps = job
+        gens = generators_for(seed, k, ci, len(eps), device)
+        return play_case(eps, suite, cfg, gens, planner, clock)
+
     try:
-        for k, per_case in enumerate(sets):
-            for ci, (case, eps) in enumerate(per_case.items()):
-                gens = generators_for(seed, k, ci, len(eps), device)
-                d = play_case(eps, suite, cfg, gens, planner, clock)
-                played["model"][case].append(d)
+        for (_, _, case, _), d in zip(jobs, thread_map(model_job, jobs, workers), strict=True):
+            played["model"][case].append(d)
     except NonFiniteLatents as e:
         played["model"] = {}
         details["messages"].append(f"planning with the model failed: {e}; its metrics are NaN")
@@ -172,15 +186,19 @@ def _plan_eval(
             m.training = training
 
     oracle_clock = Clock(calls, None)
+
+    def oracle_job(job: tuple[int, int, str, Episodes]) -> np.ndarray:
+        k, ci, _, eps = job
+        gens = generators_for(seed, k, ci, len(eps), torch.device("cpu"))
+        return play_case(eps, suite, cfg, gens, clock=oracle_clock)
+
     if baselines:
         played["random"], played["oracle"] = {c: [] for c in cases}, {c: [] for c in cases}
-        for k, per_case in enumerate(sets):
-            for ci, (case, eps) in enumerate(per_case.items()):
-                rng = np.random.default_rng(np.random.SeedSequence([seed, k, 1000 + ci]))
-                played["random"][case].append(play_random(cfg, eps, rng, suite))
-                gens = generators_for(seed, k, ci, len(eps), torch.device("cpu"))
-                d = play_case(eps, suite, cfg, gens, clock=oracle_clock)
-                played["oracle"][case].append(d)
+        oracle = thread_map(oracle_job, jobs, plan_workers(torch.device("cpu"), len(jobs)))
+        for (k, ci, case, eps), d in zip(jobs, oracle, strict=True):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, k, 1000 + ci]))
+            played["random"][case].append(play_random(cfg, eps, rng, suite))
+            played["oracle"][case].append(d)
 
     summary: dict[str, dict[str, dict[str, float]]] = {}
     per_seed: dict[str, dict[str, list[float]]] = {}

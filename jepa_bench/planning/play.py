@@ -1,6 +1,6 @@
 """Playing episodes, all episodes of a case at once: the loop and the three policies.
 
-A policy is a ``Chooser``: given the frames observed (a list of (B, C, H, W)) and the actions
+A policy is a ``Chooser``: given the latest frames observed (a list of (B, C, H, W)) and the actions
 executed so far (a list of (B, A)), it returns the next actions (B, k, A) of every episode.
 Planners return the first ``replan_every`` actions of their plans (receding horizon) and
 warm-start the next call from the rest. One batched planner call serves every episode of the
@@ -11,6 +11,7 @@ depend on the others. The environment, the episodes and the oracle's cost come f
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,18 +42,21 @@ class Clock:
         self.times: list[float] = []  # seconds per call, each serving a batch of episodes
         self.batch: list[int] = []  # episodes per call
         self.bar = tqdm(total=total, desc="planning", unit="call", disable=not progress)
+        self._lock = threading.Lock()  # cases may play in parallel threads
 
     def record(self, seconds: float, episodes: int) -> None:
-        self.times.append(seconds)
-        self.batch.append(episodes)
-        self.calls += 1
-        self.bar.update(1)
-        if self.max_minutes is None or self.calls < min(self.total, 4):  # past the warm-up
+        with self._lock:
+            self.times.append(seconds)
+            self.batch.append(episodes)
+            self.calls += 1
+            calls = self.calls
+            self.bar.update(1)
+        if self.max_minutes is None or calls < min(self.total, 4):  # past the warm-up
             return
-        projected = (time.perf_counter() - self.start) / self.calls * self.total
+        projected = (time.perf_counter() - self.start) / calls * self.total
         if projected > self.max_minutes * 60:
             raise PlanningTooSlow(
-                f"planning stopped after {self.calls} of {self.total} planning calls: projected "
+                f"planning stopped after {calls} of {self.total} planning calls: projected "
                 f"{projected / 60:.1f} min exceeds max_minutes={self.max_minutes}"
             )
 
@@ -62,9 +66,17 @@ class PlanningTooSlow(RuntimeError):
 
 
 def run_batch(
-    env: PlanningEnv, choose: Chooser, max_steps: int, clock: Clock | None = None
+    env: PlanningEnv,
+    choose: Chooser,
+    max_steps: int,
+    clock: Clock | None = None,
+    keep: int | None = None,
 ) -> np.ndarray:
-    """Play the reset episodes of ``env`` for ``max_steps``: distances (B, max_steps + 1)."""
+    """Play the reset episodes of ``env`` for ``max_steps``: distances (B, max_steps + 1).
+
+    ``choose`` sees the last ``keep`` frames observed (all when None): a model reads only its
+    history, and 200 steps of 100 episodes' frames would hold 680 MB.
+    """
     frames, dist = [env.observe()], [env.distance()]
     done: list[np.ndarray] = []
     while len(done) < max_steps:
@@ -77,6 +89,8 @@ def run_batch(
         for t in range(min(chunk.shape[1], max_steps - len(done))):
             obs, _ = env.step(chunk[:, t])
             frames.append(obs)
+            if keep is not None and len(frames) > keep:
+                del frames[0]
             done.append(chunk[:, t])
             dist.append(env.distance())
     return np.stack(dist, 1)
@@ -183,9 +197,11 @@ def play_case(
     env.reset(eps.starts, eps.goals, eps.layouts)
     if planner is not None:
         choose = model_chooser(planner, env.goal_observation(), cfg, generators)
+        keep = planner.context
     else:
         choose = oracle_chooser(suite, oracle_planner(cfg, suite), cfg, generators)
-    return run_batch(env, choose, cfg.max_steps, clock)
+        keep = 1
+    return run_batch(env, choose, cfg.max_steps, clock, keep)
 
 
 def play_random(
