@@ -3,8 +3,10 @@
 Compares jepa-bench's path (channels_last convolutions, the constant wall channel encoded once per
 trajectory, the one-channel 1x1 stem computed as a per-channel scaling so the blocks receive
 channels_last input, frames encoded in chunks whose activations stay under glibc's 32 MB mmap
-threshold) with the straightforward reference path (default memory format, every frame of both
-channels encoded in one pass), measured in the same run on the same batches.
+threshold, the blocks of the mostly-empty agent channel run only around the agent,
+``jepa_bench.models.sparse_blocks``) with the straightforward reference path (default memory
+format, every frame of both channels encoded densely in one pass), measured in the same run on
+the same batches.
 
 The last row is the trainer end to end (``jepa_bench.train.loop.train``): batches made from the
 default-budget wall_door data by its prefetch thread (rendered on the device on a GPU), bf16
@@ -87,11 +89,24 @@ def main() -> None:
     for label, kw in (
         (
             "reference: per-frame wall, default layout, one pass",
-            dict(channels_last=False, encode_static_once=False, chunk_bytes=0, scale_stem=False),
+            dict(
+                channels_last=False,
+                encode_static_once=False,
+                chunk_bytes=0,
+                scale_stem=False,
+                sparse=False,
+            ),
         ),
-        ("+ wall once per trajectory, channels_last", dict(chunk_bytes=0, scale_stem=False)),
-        ("+ one-channel stem as a scaling (blocks get channels_last)", dict(chunk_bytes=0)),
-        ("+ encoding in <32 MB chunks (jepa-bench default)", {}),
+        (
+            "+ wall once per trajectory, channels_last",
+            dict(chunk_bytes=0, scale_stem=False, sparse=False),
+        ),
+        (
+            "+ one-channel stem as a scaling (blocks get channels_last)",
+            dict(chunk_bytes=0, sparse=False),
+        ),
+        ("+ encoding in <32 MB chunks", dict(sparse=False)),
+        ("+ agent blocks only around the agent (jepa-bench default)", {}),
     ):
         torch.manual_seed(0)
         model = ConvNeXtMLP(task.spec, **kw).to(dev).train()
