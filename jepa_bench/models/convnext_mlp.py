@@ -4,6 +4,8 @@ One encoder branch per channel group of the task (wall_door: agent, wall; camera
 Each branch: 1x1 conv (no bias) -> ConvNeXt blocks at full resolution -> adaptive average pool
 6x6 -> Linear -> LayerNorm -> Dropout; branch outputs are summed. Groups the task marks static
 (constant within a window, like the wall) are encoded once per window and broadcast over time.
+A branch whose frames are zero but for a small region (the agent) runs its blocks only around
+that region (``sparse``, jepa_bench.models.sparse_blocks): the same numbers to float rounding.
 The default size counts 293,344 parameters on wall_door (encoder 159,712 + predictor 133,632).
 """
 
