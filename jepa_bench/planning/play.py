@@ -211,8 +211,4 @@ def play_random(
     acts = suite.random_actions(rng, len(eps), cfg.max_steps)  # (E, T, A)
     env = suite.make_env()
     env.reset(eps.starts, eps.goals, eps.layouts)
-    dist = [env.distance()]
-    for t in range(cfg.max_steps):
-        env.step(acts[:, t])
-        dist.append(env.distance())
-    return np.stack(dist, 1)
+    return run_batch(env, lambda env, frames, done: acts[:, len(done) :], cfg.max_steps, keep=1)
