@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from jepa_bench.record.schema import hash_config
 
@@ -196,7 +196,8 @@ class TrainConfig:
 
 PLANNERS: tuple[str, ...] = ("cem", "mppi", "gradient")
 #: Latent planning costs: the last step, the mean, PLDM's 0.1 -> 1 ramp, the min over the horizon.
-PLAN_OBJECTIVES: tuple[str, ...] = ("final", "mean", "ramp", "min")
+PlanObjective = Literal["final", "mean", "ramp", "min"]
+PLAN_OBJECTIVES: tuple[str, ...] = get_args(PlanObjective)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ class PlanConfig:
     seeds: int = 2  # eval seed k: episode set episode_seed + k, planner noise from (seed, k)
     radius: float = 1.41  # success: within this many px of the goal at some step (PLDM)
     loose_radius: float = 4.6  # stable-worldmodel's 16 px at 224 px, scaled to 65 px
-    objective: Literal["final", "mean", "ramp", "min"] = "mean"
+    objective: PlanObjective = "mean"
     residual: bool = False  # shift predictions by the model's error over just-executed windows
     residual_windows: int = 4  # earlier calls whose windows give those errors
     max_minutes: float | None = 20.0  # skip planning when the first calls project longer

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal, Protocol, cast
+from typing import Protocol, cast
 
 import torch
 from torch import Tensor
 
-from jepa_bench.config import PLAN_OBJECTIVES
+from jepa_bench.config import PLAN_OBJECTIVES, PlanObjective
 from jepa_bench.planning.planners import BatchCost, Planner, PlanResult
 
-Objective = Literal["final", "mean", "ramp", "min"]
 CPU_ENCODE_CHUNK = 4  # episodes per encoder call on a CPU
 
 
@@ -74,7 +73,7 @@ class LatentPlanner:
         model: torch.nn.Module,
         planner: Planner,
         action_dim: int,
-        objective: Objective = "final",
+        objective: PlanObjective = "final",
         device: torch.device | str = "cpu",
     ) -> None:
         if objective not in PLAN_OBJECTIVES:
