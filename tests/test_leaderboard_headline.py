@@ -197,3 +197,19 @@ def test_verified_mark_counts_the_verified_seeds(monkeypatch):
     assert verified_text(row) == "2/3"
     checked.add(recs[1]["run_id"])
     assert verified_text(row) == "yes"
+
+
+def test_prober_seed_spread_is_a_table_of_its_own():
+    """Records reporting probe_seed_std get a spread table: per configuration, the mean of each
+    main metric's prober-seed std over its runs; records without spreads get none."""
+    recs = [
+        run(s, probe__normal=9.0 + s, probe_seed_std__normal=sd)
+        for s, sd in ((0, 0.2), (1, 0.4), (2, 0.6))
+    ]
+    md = render_tables(recs)[f"{STEM}.md"]
+    assert "## Prober-seed spread" in md
+    spread = md.split("## Prober-seed spread")[1]
+    (row,) = [r for r in md_rows(spread) if r[0] == "convnext_mlp"]
+    assert row[1:4] == ["vicreg", "3", "0.4"]
+    plain = render_tables([run(s, probe__normal=9.0 + s) for s in range(2)])[f"{STEM}.md"]
+    assert "Prober-seed spread" not in plain

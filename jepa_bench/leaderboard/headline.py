@@ -311,6 +311,29 @@ class Table:
         return f"{self.task}__{self.version}__{self.budget}"
 
 
+SPREAD_PREFIX = "probe_seed_std/"  # the evaluator's spread over prober seeds of "probe/<rest>"
+
+
+def spread_of(name: str) -> str | None:
+    """The prober-seed spread metric of a probe metric (``probe/x`` -> ``probe_seed_std/x``)."""
+    return SPREAD_PREFIX + name.removeprefix("probe/") if name.startswith("probe/") else None
+
+
+def prober_spread(table: Table) -> dict[int, dict[str, Cell]]:
+    """Per trained row (by its index in ``table.rows``) the spread over prober seeds of each main
+    metric that has one: its values over the row's runs (``Cell``; the mean is a single run's
+    typical prober noise). Empty when no record reports spreads."""
+    out: dict[int, dict[str, Cell]] = {}
+    for i, row in enumerate(table.rows):
+        for name in table.layout.mains:
+            spread = spread_of(name)
+            for rec in row.records:
+                v = value(rec.get("metrics"), spread) if spread else None
+                if v is not None and not math.isnan(v):
+                    out.setdefault(i, {}).setdefault(name, Cell()).values.append(v)
+    return out
+
+
 def build_table(task: str, version: str, budget: str, records: list[dict[str, Any]]) -> Table:
     """The headline table of one (task, version + protocol, budget)."""
     lay = layout(records)

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from jepa_bench.leaderboard.headline import Cell, Rate, Row, Table, run_score, value
+from jepa_bench.leaderboard.headline import Cell, Rate, Row, Table, prober_spread, run_score, value
 from jepa_bench.record.hardware import hardware_short
 from jepa_bench.record.metrics import arrow, is_declared, label, spec_of
 from jepa_bench.record.verification import is_verified
@@ -159,9 +159,38 @@ def markdown(table: Table) -> str:
             "",
             *_md_table(table, table.references),
         ]
+    lines += _spread_section(table)
     details = f"{table.stem}.details.csv"
     lines += ["", f"Every metric of every run: [{details}]({details})."]
     return "\n".join(lines) + "\n"
+
+
+def _spread_section(table: Table) -> list[str]:
+    """The prober-seed spread of each configuration's main metrics, when records report it."""
+    spread = prober_spread(table)
+    if not spread:
+        return []
+    mains = [m for m in table.layout.mains if any(m in per for per in spread.values())]
+    head = ["model", "regulariser", "seeds"] + [f"{label(m)} prober std" for m in mains]
+    lines = [
+        "",
+        "## Prober-seed spread",
+        "",
+        "The noise of a single run's probe numbers: the sample std of each probe metric over the "
+        "prober seeds of one evaluation (`probe_seed_std/...`: the head's initialisation and data "
+        "order), averaged over the row's runs.",
+        "",
+        _md_row(head),
+        "| " + " | ".join(["---", "---", "---:"] + ["---:"] * len(mains)) + " |",
+    ]
+    for i, row in enumerate(table.rows):
+        per = spread.get(i, {})
+        texts = [row.model, row.regularizer, str(row.seeds)]
+        for m in mains:
+            cell = per.get(m)
+            texts.append("-" if cell is None or cell.mean is None else f"{cell.mean:.3g}")
+        lines.append(_md_row(texts))
+    return lines
 
 
 def _csv_text(head: list[str], rows: list[list[Any]]) -> str:
