@@ -206,8 +206,9 @@ def test_prober_seed_spread_is_a_table_of_its_own():
         run(s, probe__normal=9.0 + s, probe_seed_std__normal=sd)
         for s, sd in ((0, 0.2), (1, 0.4), (2, 0.6))
     ]
-    md = render_tables(recs)[f"{STEM}.md"]
-    assert "## Prober-seed spread" in md
+    files = render_tables(recs)
+    md = files[f"{STEM}.md"]
+    assert "## Prober-seed spread" in md and "Prober-seed spread" in files["index.html"]
     spread = md.split("## Prober-seed spread")[1]
     (row,) = [r for r in md_rows(spread) if r[0] == "convnext_mlp"]
     assert row[1:4] == ["vicreg", "3", "0.4"]

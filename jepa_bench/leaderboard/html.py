@@ -17,10 +17,12 @@ from jepa_bench.leaderboard.render import (
     CHECKPOINTS,
     GUIDE,
     NOTE,
+    SPREAD_TEXT,
     cells,
     header,
     how_to_read,
     references_text,
+    spread_table,
 )
 
 CSS = """
@@ -138,6 +140,18 @@ def _section(table: Table, svg: str | None, reports: set[str]) -> str:
             "<h3>References</h3>",
             f'<p class="how">{_inline(references_text(table))}</p>',
             _table(table, table.references, reports, f"refs-{stem}"),
+        ]
+    spread = spread_table(table)
+    if spread is not None:
+        head, rows = spread
+        ths = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        trs = "".join("<tr>" + "".join(f"<td>{html.escape(t)}</td>" for t in texts) + "</tr>"
+                      for texts in rows)  # fmt: skip
+        parts += [
+            "<h3>Prober-seed spread</h3>",
+            f'<p class="how">{_inline(SPREAD_TEXT)}</p>',
+            f'<div class="scroll"><table><thead><tr>{ths}</tr></thead><tbody>{trs}</tbody>'
+            "</table></div>",
         ]
     parts.append(f'<figure class="plot">{_svg(svg)}</figure>')
     parts.append(

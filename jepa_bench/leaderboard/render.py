@@ -165,32 +165,40 @@ def markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _spread_section(table: Table) -> list[str]:
-    """The prober-seed spread of each configuration's main metrics, when records report it."""
+SPREAD_TEXT = (
+    "The noise of a single run's probe numbers: the sample std of each probe metric over the "
+    "prober seeds of one evaluation (`probe_seed_std/...`: the head's initialisation and data "
+    "order), averaged over the row's runs."
+)
+
+
+def spread_table(table: Table) -> tuple[list[str], list[list[str]]] | None:
+    """Header and rows of the prober-seed spread table; None when no record reports spreads."""
     spread = prober_spread(table)
     if not spread:
-        return []
+        return None
     mains = [m for m in table.layout.mains if any(m in per for per in spread.values())]
     head = ["model", "regulariser", "seeds"] + [f"{label(m)} prober std" for m in mains]
-    lines = [
-        "",
-        "## Prober-seed spread",
-        "",
-        "The noise of a single run's probe numbers: the sample std of each probe metric over the "
-        "prober seeds of one evaluation (`probe_seed_std/...`: the head's initialisation and data "
-        "order), averaged over the row's runs.",
-        "",
-        _md_row(head),
-        "| " + " | ".join(["---", "---", "---:"] + ["---:"] * len(mains)) + " |",
-    ]
+    rows = []
     for i, row in enumerate(table.rows):
         per = spread.get(i, {})
         texts = [row.model, row.regularizer, str(row.seeds)]
         for m in mains:
             cell = per.get(m)
             texts.append("-" if cell is None or cell.mean is None else f"{cell.mean:.3g}")
-        lines.append(_md_row(texts))
-    return lines
+        rows.append(texts)
+    return head, rows
+
+
+def _spread_section(table: Table) -> list[str]:
+    """The prober-seed spread of each configuration's main metrics, when records report it."""
+    found = spread_table(table)
+    if found is None:
+        return []
+    head, rows = found
+    lines = ["", "## Prober-seed spread", "", SPREAD_TEXT, "", _md_row(head)]
+    lines.append("| " + " | ".join(["---", "---"] + ["---:"] * (len(head) - 2)) + " |")
+    return lines + [_md_row(texts) for texts in rows]
 
 
 def _csv_text(head: list[str], rows: list[list[Any]]) -> str:
