@@ -78,3 +78,14 @@ def test_pool_weights_are_adaptive_average_pooling(size, bins):
     w = pool_weights(size, bins)
     pooled = torch.einsum("ir,ncrs,js->ncij", w, x, w)
     assert torch.allclose(pooled, torch.nn.functional.adaptive_avg_pool2d(x, bins), atol=1e-6)
+
+
+def test_non_finite_pixels_reach_the_latents():
+    """A NaN or inf pixel in a sparse frame makes that frame's latents non-finite, as densely."""
+    x = blobs(3, 33, [(10.0, 10.0), (20.0, 5.0), (5.0, 25.0)], sigma=0.8)
+    x[1, 0, 30, 30] = float("nan")
+    x[2, 0, 3, 3] = float("inf")
+    sparse, _ = pair(2)
+    z = sparse(x)
+    assert torch.isfinite(z[0]).all() and not torch.isfinite(z[1]).any()
+    assert not torch.isfinite(z[2]).all()

@@ -31,6 +31,12 @@ SPARSE_BELOW = 1e-9  # input magnitudes treated as zero
 MAX_CROP_FRACTION = 0.5  # the sparse pass runs when a crop has at most this share of the pixels
 
 
+def nonzero(x: Tensor, below: float) -> Tensor:
+    """Pixels that count: magnitude above ``below``, or not finite (NaN and inf must reach the
+    output as the dense pass would carry them)."""
+    return ~(x.abs() <= below)
+
+
 def bounding_boxes(active: Tensor) -> tuple[Tensor, Tensor, int, int]:
     """Top-left corners (N,), (N,) and the largest height and width of the True pixels of each
     (N, H, W) mask; a frame without any gets the corner (0, 0)."""
@@ -67,7 +73,7 @@ def _gather(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
 def crop_size(x: Tensor, depth: int, kernel: int, below: float) -> tuple[int, int]:
     """Height and width of the crops ``sparse_pooled`` would use on ``x`` (N, c, H, W)."""
     pad = (2 * depth - 1) * (kernel // 2)
-    _, _, bh, bw = bounding_boxes((x.abs() > below).any(1))
+    _, _, bh, bw = bounding_boxes(nonzero(x, below).any(1))
     return bh + 2 * pad, bw + 2 * pad
 
 
@@ -94,11 +100,12 @@ def sparse_pooled(
     _, _, h, w = x.shape
     depth, m = len(blocks), kernel // 2
     pad, rim = (2 * depth - 1) * m, (depth - 1) * m
-    r0, c0, bh, bw = bounding_boxes((x.abs() > below).any(1))
+    keep = nonzero(x, below)
+    r0, c0, bh, bw = bounding_boxes(keep.any(1))
     sh, sw = bh + 2 * pad, bw + 2 * pad
     if sh * sw > MAX_CROP_FRACTION * h * w:
         return None
-    x = torch.where(x.abs() > below, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    x = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
     # crops start where the box does (moved up/left so a smaller box still fits), in coordinates
     # of the image padded by ``pad`` on every side
     r0 = torch.minimum(r0, torch.tensor(h - bh, device=x.device))
