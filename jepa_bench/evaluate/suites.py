@@ -39,8 +39,8 @@ from jepa_bench.evaluate.ridge_cv import (
     fit_ridge_cv,
     window_groups,
 )
+from jepa_bench.record.metrics import spread_of
 
-SPREAD_PREFIX = "probe_seed_std/"  # + the metric name after "probe/"
 CHANCE_PREFIX = "chance/"  # + the split name of an mse_px2 suite
 
 Scores = dict[str, tuple[float, bool]]  # metric key -> (value, higher_is_better)
@@ -91,11 +91,6 @@ def chance_mse(y_train: np.ndarray, y: np.ndarray) -> float:
     ``y``: (M, T', K) in target units. A probe at this error has learnt nothing (score 1.0)."""
     const = y_train.reshape(-1, y_train.shape[-1]).astype(np.float64).mean(axis=0)  # (K,)
     return float(mse_px2(np.broadcast_to(const, y.shape), y)["value"])
-
-
-def spread_key(key: str) -> str:
-    """``probe/<rest>`` -> ``probe_seed_std/<rest>``."""
-    return SPREAD_PREFIX + key.removeprefix("probe/")
 
 
 def _normaliser(suite: ProbeSuite, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +225,9 @@ def _merge(runs: list[tuple[Scores, dict[str, Any]]], res: EvalResult) -> dict[s
     for key, (_, hib) in scores[0].items():
         res.add(key, float(np.mean([s[key][0] for s in scores])), higher_is_better=hib)
         if len(runs) > 1:
-            res.add(spread_key(key), info["seed_std"][key], higher_is_better=False)
+            spread = spread_of(key)
+            assert spread is not None  # probe suites name their metrics probe/...
+            res.add(spread, info["seed_std"][key], higher_is_better=False)
     return info
 
 

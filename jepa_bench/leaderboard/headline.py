@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from jepa_bench.record.metrics import PLANNERS, chance_of, match, role_of
+from jepa_bench.record.metrics import PLANNERS, chance_of, match, role_of, spread_of
 from jepa_bench.record.schema import hash_config
 from jepa_bench.record.verification import is_verified
 
@@ -309,14 +309,6 @@ class Table:
     @property
     def stem(self) -> str:
         return f"{self.task}__{self.version}__{self.budget}"
-
-
-SPREAD_PREFIX = "probe_seed_std/"  # the evaluator's spread over prober seeds of "probe/<rest>"
-
-
-def spread_of(name: str) -> str | None:
-    """The prober-seed spread metric of a probe metric (``probe/x`` -> ``probe_seed_std/x``)."""
-    return SPREAD_PREFIX + name.removeprefix("probe/") if name.startswith("probe/") else None
 
 
 def prober_spread(table: Table) -> dict[int, dict[str, Cell]]:

@@ -94,15 +94,12 @@ class Branch(nn.Module):
         return fn(x)
 
     def _sparse_pooled(self, x: Tensor) -> Tensor | None:
-        kernel = self.kernel
-        crop = sparse_crop_pixels(x, len(self.blocks), kernel)
+        crop = sparse_crop_pixels(x, len(self.blocks), self.kernel)
         if crop is None:
             return None
 
-        def pooled(c: Tensor) -> Tensor:
-            out = sparse_pooled(c, self._stem, self.blocks, kernel, self.pool_size)
-            assert out is not None  # a chunk's boxes are no larger than the whole batch's
-            return out
+        def pooled(c: Tensor) -> Tensor:  # a chunk's boxes are no larger than the whole batch's
+            return sparse_pooled(c, self._stem, self.blocks, self.kernel, self.pool_size)
 
         return self._chunked(pooled, x, crop)
 

@@ -70,21 +70,21 @@ def _gather(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
     return x[n, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # (N, h, w, C) first
 
 
-def crop_size(x: Tensor, depth: int, kernel: int, below: float) -> tuple[int, int]:
-    """Height and width of the crops ``sparse_pooled`` would use on ``x`` (N, c, H, W)."""
-    pad = (2 * depth - 1) * (kernel // 2)
-    _, _, bh, bw = bounding_boxes(nonzero(x, below).any(1))
-    return bh + 2 * pad, bw + 2 * pad
+def margins(depth: int, kernel: int) -> tuple[int, int]:
+    """(pad, rim): a crop's margin around the box, and the rim of it the crop's edges spoil."""
+    m = kernel // 2
+    return (2 * depth - 1) * m, (depth - 1) * m
 
 
 def sparse_crop_pixels(
     x: Tensor, depth: int, kernel: int, below: float = SPARSE_BELOW
 ) -> int | None:
-    """Pixels of one crop of the sparse pass on ``x``, or None when it would not pay off."""
-    sh, sw = crop_size(x, depth, kernel, below)
-    if sh * sw > MAX_CROP_FRACTION * x.shape[-2] * x.shape[-1]:
-        return None
-    return sh * sw
+    """Pixels of one crop of the sparse pass on ``x`` (N, c, H, W), or None when it would not
+    pay off (a crop larger than ``MAX_CROP_FRACTION`` of the frame)."""
+    pad, _ = margins(depth, kernel)
+    _, _, bh, bw = bounding_boxes(nonzero(x, below).any(1))
+    pixels = (bh + 2 * pad) * (bw + 2 * pad)
+    return None if pixels > MAX_CROP_FRACTION * x.shape[-2] * x.shape[-1] else pixels
 
 
 def sparse_pooled(
@@ -94,17 +94,14 @@ def sparse_pooled(
     kernel: int,
     bins: int,
     below: float = SPARSE_BELOW,
-) -> Tensor | None:
+) -> Tensor:
     """``AdaptiveAvgPool(bins)(blocks(stem(x)))`` (N, C, bins, bins) computed around the non-zero
-    pixels of ``x`` (N, c, H, W); None when their boxes are too large for that to pay off."""
+    pixels of ``x`` (N, c, H, W); ``sparse_crop_pixels`` says whether that pays off."""
     _, _, h, w = x.shape
-    depth, m = len(blocks), kernel // 2
-    pad, rim = (2 * depth - 1) * m, (depth - 1) * m
+    pad, rim = margins(len(blocks), kernel)
     keep = nonzero(x, below)
     r0, c0, bh, bw = bounding_boxes(keep.any(1))
     sh, sw = bh + 2 * pad, bw + 2 * pad
-    if sh * sw > MAX_CROP_FRACTION * h * w:
-        return None
     x = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
     # crops start where the box does (moved up/left so a smaller box still fits), in coordinates
     # of the image padded by ``pad`` on every side

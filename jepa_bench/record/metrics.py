@@ -182,6 +182,15 @@ class _Default(dict[str, str]):
         return ""
 
 
+SPREAD_PREFIX = "probe_seed_std/"  # + the metric name after "probe/"
+
+
+def spread_of(name: str) -> str | None:
+    """The prober-seed spread metric of a probe metric (``probe/x`` -> ``probe_seed_std/x``);
+    None for other metrics."""
+    return SPREAD_PREFIX + name.removeprefix("probe/") if name.startswith("probe/") else None
+
+
 def chance_of(name: str) -> str | None:
     """The chance metric a metric is normalised by (``probe/normal`` -> ``chance/normal``)."""
     found = match(name)
