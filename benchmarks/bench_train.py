@@ -46,6 +46,22 @@ def step_fn(model: torch.nn.Module, obs: torch.Tensor, act: torch.Tensor):
     return step
 
 
+def sparse_agreement(spec, obs: torch.Tensor, act: torch.Tensor) -> tuple[float, float]:
+    """How far the sparse agent blocks are from the dense pass on one batch (same weights):
+    the relative error of the latents and the largest relative error of a parameter gradient."""
+    out = []
+    for sparse in (False, True):
+        torch.manual_seed(0)
+        model = ConvNeXtMLP(spec, sparse=sparse).to(obs.device).train()
+        torch.manual_seed(1)  # the same dropout masks on both passes
+        emb = model.train_latents(obs, act).emb
+        Objective([VICReg()])(model.train_latents(obs, act))["loss"].backward()
+        out.append((emb.detach(), [p.grad for p in model.parameters()]))
+    (z_dense, g_dense), (z_sparse, g_sparse) = out
+    rel = lambda a, b: float((a - b).norm() / b.norm().clamp_min(1e-30))  # noqa: E731
+    return rel(z_sparse, z_dense), max(rel(a, b) for a, b in zip(g_sparse, g_dense, strict=True))
+
+
 def end_to_end_step(device: torch.device, batch: int, repeats: int) -> tuple[float, float | None]:
     """Median seconds per step of ``train`` on the default wall_door data (first step left out)
     and the GPU's mean utilisation meanwhile (None on the CPU)."""
@@ -112,6 +128,7 @@ def main() -> None:
         model = ConvNeXtMLP(task.spec, **kw).to(dev).train()
         sec = median_time(step_fn(model, obs, act), args.repeats)
         rows.append((label, sec, args.batch / sec))
+    lat_err, grad_err = sparse_agreement(task.spec, obs, act)
     busy = None
     if args.end_to_end:
         sec, busy = end_to_end_step(dev, args.batch, args.repeats)
@@ -122,6 +139,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for label, sec, tps in rows:
         print(f"| {label} | {sec:.3f} | {tps:.2f} | {rows[0][1] / sec:.2f}x |")
+    print(f"\nsparse agent blocks vs the dense pass, same weights and batch: latents "
+          f"{lat_err:.1e}, largest parameter gradient {grad_err:.1e} (relative)")  # fmt: skip
     if args.end_to_end:
         sec = rows[-1][1]
         print(f"\nend to end: {20_000 * sec / 60:.1f} min per 20,000 steps at batch {args.batch}"
