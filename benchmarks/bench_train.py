@@ -28,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import GpuBusy, machine, median_time  # noqa: E402
 from jepa_bench.models.convnext_mlp import ConvNeXtMLP
+from jepa_bench.models.sparse_blocks import sparse_crop_pixels
 from jepa_bench.regularizers.base import Objective
 from jepa_bench.regularizers.vicreg import VICReg
 from jepa_bench.train.memory import tune_malloc  # noqa: E402
@@ -129,6 +130,7 @@ def main() -> None:
         sec = median_time(step_fn(model, obs, act), args.repeats)
         rows.append((label, sec, args.batch / sec))
     lat_err, grad_err = sparse_agreement(task.spec, obs, act)
+    crop = sparse_crop_pixels(obs[:, :, :1].flatten(0, 1), depth=2, kernel=7)  # the agent channel
     busy = None
     if args.end_to_end:
         sec, busy = end_to_end_step(dev, args.batch, args.repeats)
@@ -140,7 +142,8 @@ def main() -> None:
     for label, sec, tps in rows:
         print(f"| {label} | {sec:.3f} | {tps:.2f} | {rows[0][1] / sec:.2f}x |")
     print(f"\nsparse agent blocks vs the dense pass, same weights and batch: latents "
-          f"{lat_err:.1e}, largest parameter gradient {grad_err:.1e} (relative)")  # fmt: skip
+          f"{lat_err:.1e}, largest parameter gradient {grad_err:.1e} (relative); agent crops of "
+          f"{crop} pixels, frames of {obs.shape[-2] * obs.shape[-1]}")  # fmt: skip
     if args.end_to_end:
         sec = rows[-1][1]
         print(f"\nend to end: {20_000 * sec / 60:.1f} min per 20,000 steps at batch {args.batch}"
