@@ -314,3 +314,59 @@ def test_pos_init_sincos_starts_from_the_table_and_stays_learned() -> None:
     assert float(lewm_cpu(WALL, pos_init="normal").vit.pos_embed.detach().std()) < 0.03  # std 0.02
     with pytest.raises(ValueError, match="pos_init"):
         lewm_cpu(WALL, pos_init="fourier")
+
+
+GROUPED = TaskSpec(
+    "wall_door",
+    "test",
+    (2, 65, 65),
+    2,
+    17,
+    channel_groups={"agent": (0,), "wall": (1,)},
+    static_groups=("wall",),
+)
+
+
+@pytest.mark.parametrize("pool", ["cls", "mean", "flatten"])
+def test_every_pool_gives_latents_of_repr_dim(pool: str) -> None:
+    model = lewm_smoke(GROUPED, pool=pool, branches=True).eval()
+    obs, act = wall_batch(2, 5)
+    assert model.encode(obs).shape == (2, 5, model.repr_dim)
+    assert model.rollout(obs[:, 0], act[:, :4]).shape == (2, 5, model.repr_dim)
+    with pytest.raises(ValueError, match="pool must be"):
+        lewm_smoke(WALL, pool="max")
+
+
+def test_branches_encode_each_channel_group_with_its_own_vit() -> None:
+    """The agent's ViT never sees the wall channel; the static wall is read from frame 0 only."""
+    model = lewm_smoke(GROUPED, branches=True).eval()
+    assert model.branches is not None and set(model.branches.vits) == {"agent", "wall"}
+    obs, _ = wall_batch(2, 5)
+    with torch.no_grad():
+        base = model.encode(obs)
+        later_wall = obs.clone()
+        later_wall[:, 1:, 1] = torch.rand_like(later_wall[:, 1:, 1])  # the wall after frame 0
+        torch.testing.assert_close(model.encode(later_wall), base)
+        moved = obs.clone()
+        moved[:, :, 0] = torch.roll(moved[:, :, 0], 7, dims=-1)  # the agent channel
+        assert not torch.allclose(model.encode(moved), base)
+        br = model.branches
+        feats = br.vits["agent"](br.adapters["agent"](obs[:, :, :1].flatten(0, 1)))
+        wall = br.vits["wall"](br.adapters["wall"](obs[:, :1, 1:].flatten(0, 1)))
+        summed = feats.view(2, 5, -1) + wall.view(2, 1, -1)
+        torch.testing.assert_close(model.encode(obs), model.projector(summed))
+
+
+def test_one_channel_group_keeps_the_single_vit_layout() -> None:
+    """Without groups (or with branches off) the parameters are LeWM's own, as before."""
+    names = set(lewm_smoke(GROUPED).state_dict())
+    assert names == set(lewm_smoke(WALL, branches=True).state_dict())
+    assert any(n.startswith("vit.") for n in names) and not any("branches" in n for n in names)
+
+
+def test_detach_target_stops_the_gradient_through_the_targets_only() -> None:
+    model = lewm_smoke(GROUPED, branches=True, detach_target=True).train()
+    obs, act = wall_batch(2, 5)
+    lat = model.train_latents(obs, act[:, :4])
+    assert not lat.target.requires_grad and lat.pred.requires_grad and lat.emb.requires_grad
+    torch.testing.assert_close(lat.target, lat.emb[:, 1:].detach())

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from jepa_bench.data.base import TaskSpec
 from jepa_bench.models.lewm.action_encoder import ActionEncoder
 from jepa_bench.models.lewm.adapters import ImageAdapter
+from jepa_bench.models.lewm.branches import BranchEncoder, channel_groups
 from jepa_bench.models.lewm.predictor import CausalPredictor
 from jepa_bench.models.lewm.projector import Projector
 from jepa_bench.models.lewm.vit import ViTEncoder
@@ -56,6 +57,9 @@ class LeWM(nn.Module):
         fused_attention: bool = True,
         pos_init: Literal["normal", "sincos"] = "normal",
         train_mode: Literal["teacher", "rollout"] = "teacher",
+        pool: Literal["cls", "mean", "flatten"] = "cls",
+        branches: bool = False,
+        detach_target: bool = False,
     ) -> None:
         super().__init__()
         if history_size < 1:
@@ -63,6 +67,7 @@ class LeWM(nn.Module):
         if train_mode not in ("teacher", "rollout"):
             raise ValueError(f"train_mode must be 'teacher' or 'rollout', got {train_mode!r}")
         self.train_mode = train_mode
+        self.detach_target = detach_target
         embed_dim = dim if embed_dim is None else embed_dim
         self.obs_shape = tuple(spec.obs_shape)
         self.action_dim = spec.action_dim
@@ -72,19 +77,31 @@ class LeWM(nn.Module):
         # when its spec carries them), else the adapter's defaults (ImageNet for RGB, 0.5/0.5).
         norm_mean = getattr(spec, "obs_mean", None) if norm_mean is None else norm_mean
         norm_std = getattr(spec, "obs_std", None) if norm_std is None else norm_std
-        self.adapter = ImageAdapter(spec.obs_shape[0], image_size, norm_mean, norm_std)
-        self.vit = ViTEncoder(
-            spec.obs_shape[0],
-            image_size,
-            patch_size,
-            dim,
-            depth,
-            heads,
-            mlp_dim,
-            fused_attention,
-            pos_init,
-        )
-        self.projector = Projector(dim, proj_hidden, embed_dim)
+
+        def make_vit(in_chans: int) -> ViTEncoder:
+            return ViTEncoder(
+                in_chans,
+                image_size,
+                patch_size,
+                dim,
+                depth,
+                heads,
+                mlp_dim,
+                fused=fused_attention,
+                pos_init=pos_init,
+                pool=pool,
+            )
+
+        groups = channel_groups(spec, branches)
+        self.branches: BranchEncoder | None = None
+        if len(groups) > 1:  # one ViT per channel group (branches.py)
+            self.branches = BranchEncoder(spec, groups, image_size, norm_mean, norm_std, make_vit)
+            feat_dim = self.branches.out_dim
+        else:  # LeWM's own: one ViT over every channel
+            self.adapter = ImageAdapter(spec.obs_shape[0], image_size, norm_mean, norm_std)
+            self.vit = make_vit(spec.obs_shape[0])
+            feat_dim = self.vit.out_dim
+        self.projector = Projector(feat_dim, proj_hidden, embed_dim)
         self.action_encoder = ActionEncoder(spec.action_dim, embed_dim, act_smoothed, act_mlp_scale)
         self.predictor = CausalPredictor(
             history_size,
@@ -109,6 +126,8 @@ class LeWM(nn.Module):
                 f"expected obs of shape (B, T, {self.obs_shape[0]}, H, W), got {tuple(obs.shape)}"
             )
         b, t = obs.shape[:2]
+        if self.branches is not None:
+            return self.projector(self.branches(obs))  # (B, T, D)
         x = self.adapter(obs.flatten(0, 1))  # (B*T, C, S, S)
         z = self.projector(self.vit(x))  # (B*T, D)
         return z.view(b, t, -1)
@@ -147,12 +166,13 @@ class LeWM(nn.Module):
             pred = recurrent_rollout(self, emb[:, 0], actions, history=self.history_size)[:, 1:]
         else:
             pred = self.pred_proj(self.teacher_forced_features(emb[:, :-1], actions))
-        return TrainLatents(pred=pred, target=emb[:, 1:], emb=emb)  # pred: (B, T-1, D)
+        target = emb[:, 1:].detach() if self.detach_target else emb[:, 1:]
+        return TrainLatents(pred=pred, target=target, emb=emb)  # pred: (B, T-1, D)
 
     def param_groups(self) -> dict[str, nn.Module]:
         """Parts by role: observation encoder, latent predictor, both projectors, action encoder."""
         return {
-            "encoder": self.vit,
+            "encoder": self.vit if self.branches is None else self.branches,
             "predictor": self.predictor,
             "projector": nn.ModuleList([self.projector, self.pred_proj]),
             "action_encoder": self.action_encoder,

@@ -3,7 +3,8 @@
 - ``lewm``: the reference (ViT-tiny/14 at 224 px, predictor depth 6 with 16 x 64 heads);
   18.0 M parameters on a 3-channel task with action_dim 30.
 - ``lewm_cpu``: a size a 2-core CPU trains in minutes on wall_door (65 px, patch 13, sin-cos
-  initialised positions, history 1; about 0.55 s per step of 32 windows x 17 frames on 2 cores).
+  initialised positions, history 1, one ViT per channel group; about 0.7 s per step of 32
+  windows x 17 frames on 2 cores).
 - ``lewm_smoke``: tiny, for tests and the CLI's end-to-end check.
 
 Each size has its own training defaults and budgets, read when a run's config is resolved.
@@ -51,6 +52,10 @@ CPU: dict[str, Any] = dict(
     # Sparse 65 px frames: positions must be told apart from the start (see vit.py); supervised
     # location regression reached 11 px^2 in 125 steps from sin-cos vs 56 px^2 from std 0.02.
     pos_init="sincos",
+    # One ViT per channel group (branches.py): on wall_door the agent's ViT sees only the agent,
+    # so the room layout cannot stand in for it (probe normal 15.4 vs 71.7 px^2, docs/models.md).
+    # Tasks with one channel group (camera frames) get the single ViT, unchanged.
+    branches=True,
 )
 
 SMOKE: dict[str, Any] = dict(

@@ -74,8 +74,17 @@ def sincos_2d(grid: int, dim: int) -> Tensor:
     return torch.cat(parts, dim=1).float()  # (P, dim)
 
 
+POOLS = ("cls", "mean", "flatten")
+
+
 class ViTEncoder(nn.Module):
-    """Images (N, C, S, S) at the model's size -> CLS features (N, dim)."""
+    """Images (N, C, S, S) at the model's size -> pooled features (N, out_dim).
+
+    ``pool``: "cls" (LeWM's: the CLS token, ``out_dim = dim``), "mean" (mean of the patch
+    tokens, ``dim``) or "flatten" (every patch token side by side, ``num_patches * dim``: where a
+    patch sits stays a place in the vector instead of something attention must write into one
+    token).
+    """
 
     def __init__(
         self,
@@ -88,17 +97,22 @@ class ViTEncoder(nn.Module):
         mlp_dim: int,
         fused: bool = True,
         pos_init: Literal["normal", "sincos"] = "normal",
+        pool: Literal["cls", "mean", "flatten"] = "cls",
     ) -> None:
         super().__init__()
         if pos_init not in ("normal", "sincos"):
             raise ValueError(f"pos_init must be 'normal' or 'sincos', got {pos_init!r}")
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
         self.pos_init = pos_init
+        self.pool = pool
         if image_size % patch_size:
             raise ValueError(
                 f"image size {image_size} is not a multiple of patch size {patch_size}"
             )
         self.image_size = image_size
         self.num_patches = (image_size // patch_size) ** 2
+        self.out_dim = dim * self.num_patches if pool == "flatten" else dim
         self.patch_embed = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
@@ -123,10 +137,13 @@ class ViTEncoder(nn.Module):
                 self.pos_embed[0, 1:] = sincos_2d(grid, self.pos_embed.shape[-1])
 
     def forward(self, x: Tensor) -> Tensor:
-        # x: (N, C, S, S) -> (N, dim)
+        # x: (N, C, S, S) -> (N, out_dim)
         p = self.patch_embed(x).flatten(2).transpose(1, 2)  # (N, P, dim)
         cls = self.cls_token.expand(p.shape[0], -1, -1)  # (N, 1, dim)
         h = torch.cat([cls, p], dim=1) + self.pos_embed  # (N, P + 1, dim)
         for block in self.blocks:
             h = block(h)
-        return self.norm(h[:, 0])  # LayerNorm is per token, so normalising CLS alone is exact
+        if self.pool == "cls":
+            return self.norm(h[:, 0])  # LayerNorm is per token: normalising CLS alone is exact
+        tokens = self.norm(h[:, 1:])  # (N, P, dim)
+        return tokens.mean(1) if self.pool == "mean" else tokens.flatten(1)  # (N, out_dim)
