@@ -57,3 +57,5 @@ def test_the_command_reads_a_run_directory(run_dir: Path, capsys: pytest.Capture
     assert out.startswith("untrained: chance ") and "\nfinal: chance " in out
     with pytest.raises(SystemExit):
         main([str(run_dir), "--step", "7"])  # no snapshot of step 7
+    with pytest.raises(SystemExit):
+        main([str(run_dir.parent)])  # not a run directory

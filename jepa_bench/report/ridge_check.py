@@ -12,15 +12,18 @@ training and takes seconds, so a run's snapshots show when the agent enters or l
 from __future__ import annotations
 
 import argparse
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-import yaml
-from safetensors.torch import load_file
 
-from jepa_bench.evaluate.probe import LatentCache, fit_linear_probe, predict
+from jepa_bench.data.wall_door.task import WallDoorTask
+from jepa_bench.evaluate.probe import LatentCache, fit_linear_probe, mse_px2, predict
+from jepa_bench.evaluate.suites import chance_mse
+from jepa_bench.report.checkpoints import find_snapshots
+from jepa_bench.report.latents import load_weights
+from jepa_bench.runner.rundir import RunDir, RunDirError
 
 ALPHA = 1e-3
 TRAIN_SPLIT, VAL_SPLIT, TARGET = "probe_normal_train", "probe_normal_val", "location"
@@ -36,56 +39,52 @@ class RidgeCheck:
     rollout_per_step: list[float]
 
 
-def ridge_check(model: torch.nn.Module, task: object, windows: int = 512) -> RidgeCheck:
+def ridge_check(model: torch.nn.Module, task: WallDoorTask, windows: int = 512) -> RidgeCheck:
     """The probe of the module docstring for ``model`` on wall_door ``task``."""
     model.eval()
     cache = LatentCache(model, torch.device("cpu"), progress=False)
-    train, val = task.windows(TRAIN_SPLIT), task.windows(VAL_SPLIT)  # type: ignore[attr-defined]
-    errors: dict[str, np.ndarray] = {}
-    y_train = y_val = np.zeros((0, 0, 2))
+    train, val = task.windows(TRAIN_SPLIT), task.windows(VAL_SPLIT)
+    scores = {}
     for mode in ("encode", "rollout"):
         a = cache.get(train, mode, TRAIN_SPLIT, windows)
         b = cache.get(val, mode, VAL_SPLIT, windows)
-        y_train, y_val = a.targets[TARGET], b.targets[TARGET]  # (N, T, 2) each
-        head = fit_linear_probe(a.z, torch.from_numpy(y_train), alpha=ALPHA)
+        head = fit_linear_probe(a.z, torch.from_numpy(a.targets[TARGET]), alpha=ALPHA)
         pred = predict(head, b.z, torch.device("cpu")).numpy()
-        errors[mode] = ((pred - y_val) ** 2).mean(axis=(0, 2))  # (T,)
-    mean = y_train.reshape(-1, y_train.shape[-1]).mean(0)
-    chance = float(((y_val - mean) ** 2).mean())
+        scores[mode] = mse_px2(pred, b.targets[TARGET])
     return RidgeCheck(
-        chance=chance,
-        encoded=float(errors["encode"].mean()),
-        rollout=float(errors["rollout"].mean()),
-        rollout_per_step=[float(e) for e in errors["rollout"]],
+        chance=chance_mse(a.targets[TARGET], b.targets[TARGET]),  # the same targets in each mode
+        encoded=scores["encode"]["value"],
+        rollout=scores["rollout"]["value"],
+        rollout_per_step=scores["rollout"]["per_step"],
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: one line per checkpoint of a run directory."""
-    from jepa_bench.config import RunConfig
-    from jepa_bench.runner.build import build
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--step", type=int, nargs="*", default=[], help="snapshot steps (0: untrained)")
     ap.add_argument("--windows", type=int, default=512, help="windows per split")
     args = ap.parse_args(argv)
-    cfg = RunConfig.from_dict(yaml.safe_load((args.run_dir / "config.yaml").read_text()))
-    if cfg.task != "wall_door":
-        ap.error(f"the ridge check reads wall_door's agent location; this run is {cfg.task!r}")
-    built = build(cfg)
-    untrained = {k: v.clone() for k, v in built.model.state_dict().items()}
+    try:
+        run = RunDir(args.run_dir).load()  # the final weights and the untrained twin
+    except RunDirError as e:
+        ap.error(str(e))
+    if not isinstance(run.task, WallDoorTask):
+        ap.error(f"the ridge check reads wall_door's agent location; this run is {run.cfg.task!r}")
+    snapshots = dict(find_snapshots(args.run_dir))
     for step in args.step or [-1]:
-        if step == 0:
-            state, label = untrained, "untrained"
+        if step < 0:
+            model, label = run.model, "final"
+        elif step == 0:
+            model, label = run.untrained, "untrained"
+        elif step in snapshots:
+            model, label = copy.deepcopy(run.untrained), f"step {step}"
+            load_weights(model, snapshots[step])
         else:
-            name = "model.safetensors" if step < 0 else f"model_step{step}.safetensors"
-            path = args.run_dir / name
-            if not path.is_file():
-                ap.error(f"{path} does not exist (snapshots need --keep-snapshots)")
-            state, label = load_file(path), ("final" if step < 0 else f"step {step}")
-        built.model.load_state_dict(state)
-        r = ridge_check(built.model, built.task, args.windows)
+            have = ", ".join(map(str, snapshots)) or "none (snapshots need --keep-snapshots)"
+            ap.error(f"{args.run_dir} has no snapshot of step {step}; it has: {have}")
+        r = ridge_check(model, run.task, args.windows)
         ends = r.rollout_per_step
         print(
             f"{label}: chance {r.chance:.1f} | ridge encoded {r.encoded:.1f} | ridge rollout "

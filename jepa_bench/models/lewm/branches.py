@@ -26,10 +26,9 @@ from jepa_bench.models.lewm.vit import ViTEncoder
 
 def channel_groups(spec: TaskSpec, branches: bool) -> dict[str, list[int]]:
     """The groups to encode apart: the task's own with ``branches``, else one of every channel."""
-    every = {"all": list(range(spec.obs_shape[0]))}
-    if not branches or not spec.channel_groups:
-        return every
-    return {name: list(ch) for name, ch in spec.channel_groups.items()}
+    if branches and spec.channel_groups:
+        return {name: list(ch) for name, ch in spec.channel_groups.items()}
+    return {"all": list(range(spec.obs_shape[0]))}
 
 
 class BranchEncoder(nn.Module):

@@ -125,9 +125,9 @@ class LeWM(nn.Module):
             raise ValueError(
                 f"expected obs of shape (B, T, {self.obs_shape[0]}, H, W), got {tuple(obs.shape)}"
             )
-        b, t = obs.shape[:2]
         if self.branches is not None:
             return self.projector(self.branches(obs))  # (B, T, D)
+        b, t = obs.shape[:2]
         x = self.adapter(obs.flatten(0, 1))  # (B*T, C, S, S)
         z = self.projector(self.vit(x))  # (B*T, D)
         return z.view(b, t, -1)
