@@ -370,3 +370,42 @@ def test_detach_target_stops_the_gradient_through_the_targets_only() -> None:
     lat = model.train_latents(obs, act[:, :4])
     assert not lat.target.requires_grad and lat.pred.requires_grad and lat.emb.requires_grad
     torch.testing.assert_close(lat.target, lat.emb[:, 1:].detach())
+
+
+def test_fuse_concat_gives_each_group_its_own_share_of_the_latent() -> None:
+    """With fuse="concat" the agent's dimensions depend on the agent channel alone, and so on."""
+    model = lewm_smoke(GROUPED, branches=True, fuse="concat", embed_dim=9).eval()
+    assert model.repr_dim == 9
+    obs, act = wall_batch(2, 5)
+    with torch.no_grad():
+        base = model.encode(obs)
+        assert base.shape == (2, 5, 9)
+        moved = obs.clone()
+        moved[:, :, 0] = torch.roll(moved[:, :, 0], 7, dims=-1)  # the agent channel only
+        after = model.encode(moved)
+        torch.testing.assert_close(after[..., 5:], base[..., 5:])  # the wall's 4 dimensions
+        assert not torch.allclose(after[..., :5], base[..., :5])  # the agent's 5 (first first)
+        walled = obs.clone()
+        walled[:, :, 1] = torch.rand_like(walled[:, :, 1])
+        after = model.encode(walled)
+        torch.testing.assert_close(after[..., :5], base[..., :5])
+        assert not torch.allclose(after[..., 5:], base[..., 5:])
+        assert model.rollout(obs[:, 0], act[:, :4]).shape == (2, 5, 9)
+    with pytest.raises(ValueError, match="fuse must be"):
+        lewm_smoke(GROUPED, branches=True, fuse="max")
+
+
+@settings(max_examples=50, deadline=None)
+@given(total=st.integers(1, 512), n=st.integers(1, 6))
+def test_split_dims_shares_every_dimension_out_evenly(total: int, n: int) -> None:
+    from jepa_bench.models.lewm.branches import split_dims
+
+    names = [f"g{i}" for i in range(n)]
+    if total < n:
+        with pytest.raises(ValueError, match="smaller than"):
+            split_dims(total, names)
+        return
+    dims = split_dims(total, names)
+    assert list(dims) == names and sum(dims.values()) == total
+    assert max(dims.values()) - min(dims.values()) <= 1
+    assert list(dims.values()) == sorted(dims.values(), reverse=True)

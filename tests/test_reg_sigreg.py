@@ -163,6 +163,26 @@ def test_temporal_term_sees_only_what_changes_within_a_window() -> None:
         SIGReg(temporal=-1.0)
 
 
+def test_pool_time_fails_latents_constant_within_windows() -> None:
+    """pool_time tests all B x T frames as one sample: per-window constants (B distinct values
+    repeated T times) fail it, latents that move within windows pass; per time step the two
+    look alike."""
+    g = _gen(4)
+    static = torch.randn(B, 1, D, generator=g).expand(B, 8, D)  # (B, T, D)
+    moving = torch.randn(B, 8, D, generator=g)
+
+    def stat(z: torch.Tensor, pool: bool) -> float:
+        lat = TrainLatents(torch.zeros(1), torch.zeros(1), z)
+        return float(SIGReg(seed=0, pool_time=pool).terms(lat, 0.0)["epps_pulley"])
+
+    assert 0.5 < stat(static, False) / stat(moving, False) < 2
+    assert stat(static, True) > 4 * stat(moving, True)
+    assert SIGReg(seed=0, pool_time=True).config()["pool_time"] is True
+    assert "pool_time" not in SIGReg(seed=0).config()  # records made before it are unchanged
+    with pytest.raises(ValueError, match="pool_time"):
+        SIGReg(pool_time=2)  # type: ignore[arg-type]
+
+
 def test_bad_shapes_are_rejected() -> None:
     """A 2-D embedding or a dimension mismatch raises ValueError naming the shape."""
     with pytest.raises(ValueError, match=r"\(B, T, D\)"):

@@ -143,6 +143,10 @@ class SIGReg(Regularizer):
     ``temporal`` > 0 adds the same test on each window's embeddings minus their mean over time,
     weighted ``temporal`` times as much: what a window holds constant (a room's layout) cannot
     pass it, only what changes within the window (the agent) can.
+
+    ``pool_time`` tests the embeddings of all B x T frames as one sample instead of one test per
+    time step over B windows: a feature constant within each window then shows only B distinct
+    values among B x T and fails the test, while one that moves within windows can pass it.
     """
 
     name = "sigreg"
@@ -158,8 +162,12 @@ class SIGReg(Regularizer):
         reduce: Reduce | None = None,
         sync_ranks: bool = True,
         temporal: float = 0.0,
+        pool_time: bool = False,
     ) -> None:
         super().__init__()
+        if pool_time not in (True, False, 0, 1):
+            raise ValueError(f"pool_time must be true or false, got {pool_time!r}")
+        self.pool_time = bool(pool_time)
         if int(num_proj) < 1:
             raise ValueError(f"num_proj must be >= 1, got {num_proj}")
         if not (isinstance(temporal, (int, float)) and math.isfinite(temporal) and temporal >= 0):
@@ -196,7 +204,8 @@ class SIGReg(Regularizer):
             raise ValueError(f"SIGReg expects emb of shape (B, T, D), got {tuple(lat.emb.shape)}")
         z = lat.emb.transpose(0, 1)  # z: (T, B, D)
         w = self.weight(progress)
-        out = {"epps_pulley": w * self.statistic(z)}
+        pooled = z.reshape(1, -1, z.shape[-1]) if self.pool_time else z  # (1, T*B, D)
+        out = {"epps_pulley": w * self.statistic(pooled)}
         if self.temporal and z.shape[0] > 1:
             centred = z - z.mean(0, keepdim=True)  # (T, B, D): within-window changes only
             out["epps_pulley_temporal"] = w * self.temporal * self.statistic(centred)
@@ -218,7 +227,7 @@ class SIGReg(Regularizer):
         self.generator.set_state(state["generator"])  # type: ignore[arg-type]
 
     def config(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "weight": self.weight.to_config(),
             "num_proj": self.num_proj,
             "knots": self.knots,
@@ -227,3 +236,6 @@ class SIGReg(Regularizer):
             "temporal": self.temporal,
             "input": "emb",
         }
+        if self.pool_time:  # only when set: the records made before it keep their config
+            out["pool_time"] = True
+        return out

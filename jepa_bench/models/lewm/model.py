@@ -17,7 +17,12 @@ from torch import Tensor, nn
 from jepa_bench.data.base import TaskSpec
 from jepa_bench.models.lewm.action_encoder import ActionEncoder
 from jepa_bench.models.lewm.adapters import ImageAdapter
-from jepa_bench.models.lewm.branches import BranchEncoder, channel_groups
+from jepa_bench.models.lewm.branches import (
+    BranchEncoder,
+    GroupProjector,
+    channel_groups,
+    split_dims,
+)
 from jepa_bench.models.lewm.predictor import CausalPredictor
 from jepa_bench.models.lewm.projector import Projector
 from jepa_bench.models.lewm.vit import ViTEncoder
@@ -59,6 +64,7 @@ class LeWM(nn.Module):
         train_mode: Literal["teacher", "rollout"] = "teacher",
         pool: Literal["cls", "mean", "flatten"] = "cls",
         branches: bool = False,
+        fuse: Literal["sum", "concat"] = "sum",
         detach_target: bool = False,
     ) -> None:
         super().__init__()
@@ -66,6 +72,8 @@ class LeWM(nn.Module):
             raise ValueError(f"history_size must be >= 1, got {history_size}")
         if train_mode not in ("teacher", "rollout"):
             raise ValueError(f"train_mode must be 'teacher' or 'rollout', got {train_mode!r}")
+        if fuse not in ("sum", "concat"):
+            raise ValueError(f"fuse must be 'sum' or 'concat', got {fuse!r}")
         self.train_mode = train_mode
         self.detach_target = detach_target
         embed_dim = dim if embed_dim is None else embed_dim
@@ -94,6 +102,7 @@ class LeWM(nn.Module):
 
         groups = channel_groups(spec, branches)
         self.branches: BranchEncoder | None = None
+        self.projector: Projector | GroupProjector
         if len(groups) > 1:  # one ViT per channel group (branches.py)
             self.branches = BranchEncoder(spec, groups, image_size, norm_mean, norm_std, make_vit)
             feat_dim = self.branches.out_dim
@@ -101,7 +110,12 @@ class LeWM(nn.Module):
             self.adapter = ImageAdapter(spec.obs_shape[0], image_size, norm_mean, norm_std)
             self.vit = make_vit(spec.obs_shape[0])
             feat_dim = self.vit.out_dim
-        self.projector = Projector(feat_dim, proj_hidden, embed_dim)
+        if self.branches is not None and fuse == "concat":
+            dims = split_dims(embed_dim, list(groups))
+            self.projector = GroupProjector(feat_dim, proj_hidden, dims)
+        else:
+            self.projector = Projector(feat_dim, proj_hidden, embed_dim)
+        self.fuse = fuse
         self.action_encoder = ActionEncoder(spec.action_dim, embed_dim, act_smoothed, act_mlp_scale)
         self.predictor = CausalPredictor(
             history_size,
@@ -126,7 +140,14 @@ class LeWM(nn.Module):
                 f"expected obs of shape (B, T, {self.obs_shape[0]}, H, W), got {tuple(obs.shape)}"
             )
         if self.branches is not None:
-            return self.projector(self.branches(obs))  # (B, T, D)
+            feats = self.branches(obs)  # {group: (B, T, F)}
+            if isinstance(self.projector, GroupProjector):
+                return self.projector(feats)  # (B, T, D), each group's share of D its own
+            parts = list(feats.values())
+            total = parts[0]
+            for f in parts[1:]:
+                total = total + f
+            return self.projector(total)  # (B, T, D)
         b, t = obs.shape[:2]
         x = self.adapter(obs.flatten(0, 1))  # (B*T, C, S, S)
         z = self.projector(self.vit(x))  # (B*T, D)
