@@ -115,7 +115,6 @@ class LeWM(nn.Module):
             self.projector = GroupProjector(feat_dim, proj_hidden, dims)
         else:
             self.projector = Projector(feat_dim, proj_hidden, embed_dim)
-        self.fuse = fuse
         self.action_encoder = ActionEncoder(spec.action_dim, embed_dim, act_smoothed, act_mlp_scale)
         self.predictor = CausalPredictor(
             history_size,
