@@ -409,3 +409,31 @@ def test_split_dims_shares_every_dimension_out_evenly(total: int, n: int) -> Non
     assert list(dims) == names and sum(dims.values()) == total
     assert max(dims.values()) - min(dims.values()) <= 1
     assert list(dims.values()) == sorted(dims.values(), reverse=True)
+
+
+@pytest.mark.parametrize(("size", "patch"), [(65, 13), (32, 8), (224, 14)])
+def test_conv_stem_makes_the_patch_convolutions_token_grid(size: int, patch: int) -> None:
+    """stem="conv" gives the same (N, dim, G, G) tokens as the patch convolution, G = S // patch."""
+    from jepa_bench.models.lewm.vit import ViTEncoder
+
+    x = torch.rand(2, 3, size, size)
+    shapes = {
+        stem: ViTEncoder(3, size, patch, 16, 1, 2, 32, stem=stem).patch_embed(x).shape
+        for stem in ("patch", "conv")
+    }
+    assert shapes["conv"] == shapes["patch"] == (2, 16, size // patch, size // patch)
+
+
+def test_conv_stem_lewm_trains_end_to_end() -> None:
+    """With stem="conv" every branch's stem gets gradients and the protocol's shapes hold."""
+    model = lewm_smoke(GROUPED, branches=True, stem="conv").train()
+    obs, act = wall_batch(2, 5)
+    loss_of(model, obs, act[:, :4]).backward()
+    assert model.branches is not None
+    for vit in model.branches.vits.values():
+        stem_grads = [p.grad for p in vit.patch_embed.parameters()]
+        assert all(g is not None and float(g.abs().sum()) > 0 for g in stem_grads)
+    model.eval()
+    assert model.rollout(obs[:, 0], act[:, :4]).shape == (2, 5, model.repr_dim)
+    with pytest.raises(ValueError, match="stem must be"):
+        lewm_smoke(WALL, stem="hybrid")

@@ -6,11 +6,15 @@ import statistics
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.regularizers.ecf import ecf_batch_sums
 from jepa_bench.regularizers.sigreg import (
     SIGReg,
+    block_directions,
+    block_sizes,
     ecf_sums,
     epps_pulley,
     knots_and_weights,
@@ -181,6 +185,53 @@ def test_pool_time_fails_latents_constant_within_windows() -> None:
     assert "pool_time" not in SIGReg(seed=0).config()  # records made before it are unchanged
     with pytest.raises(ValueError, match="pool_time"):
         SIGReg(pool_time=2)  # type: ignore[arg-type]
+
+
+@given(dim=st.integers(1, 300), data=st.data())
+def test_block_sizes_cut_the_latent_evenly(dim: int, data: st.DataObject) -> None:
+    """Blocks cover the latent exactly, differ by at most one dimension, larger ones first."""
+    blocks = data.draw(st.integers(1, dim))
+    sizes = block_sizes(dim, blocks)
+    assert sum(sizes) == dim and len(sizes) == blocks
+    assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+
+
+@given(dim=st.integers(2, 64), num=st.integers(1, 40), data=st.data())
+def test_block_directions_stay_inside_their_block(dim: int, num: int, data: st.DataObject) -> None:
+    """Direction j is a unit vector with no component outside block j % blocks."""
+    blocks = data.draw(st.integers(1, dim))
+    a = block_directions(dim, num, blocks, _gen(dim * num))
+    assert torch.allclose(a.norm(dim=0), torch.ones(num), atol=1e-5)
+    starts = [0]
+    for size in block_sizes(dim, blocks):
+        starts.append(starts[-1] + size)
+    for j in range(num):
+        b = j % blocks
+        outside = torch.cat([a[: starts[b], j], a[starts[b + 1] :, j]])
+        assert torch.count_nonzero(outside) == 0
+
+
+def test_blocks_fail_a_constant_block_the_whole_latent_test_lets_pass() -> None:
+    """Half the latent constant and the other half inflated by sqrt(2): the one test over the
+    whole latent sees nearly unit variance along its directions, the per-block test fails the
+    constant half. On Gaussian latents both read alike."""
+    z = torch.randn(1, 512, 64, generator=_gen(7))  # (T, B, D)
+    half = z.clone()
+    half[..., :32] = 0.0
+    half[..., 32:] *= 2**0.5
+
+    def stat(x: torch.Tensor, blocks: int) -> float:
+        return float(SIGReg(seed=0, blocks=blocks).statistic(x))
+
+    assert 0.5 < stat(z, 2) / stat(z, 1) < 2
+    assert stat(half, 2) > 5 * stat(half, 1)
+    assert SIGReg(seed=0, blocks=2).config()["blocks"] == 2
+    assert "blocks" not in SIGReg(seed=0).config()  # records made before it are unchanged
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="blocks"):
+            SIGReg(blocks=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="latent size"):
+        SIGReg(seed=0, blocks=9).statistic(torch.zeros(1, 4, 8))
 
 
 def test_bad_shapes_are_rejected() -> None:

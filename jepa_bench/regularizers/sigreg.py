@@ -81,6 +81,35 @@ def random_directions(dim: int, num: int, generator: torch.Generator | None = No
     return a / a.norm(dim=0, keepdim=True)
 
 
+def block_sizes(dim: int, blocks: int) -> list[int]:
+    """``dim`` dimensions cut into ``blocks`` contiguous blocks as evenly as possible, first first.
+
+    The same cut as LeWM's per-group projector (``fuse="concat"``), so with one block per channel
+    group each block is one group's share of the latent.
+    """
+    if not 1 <= blocks <= dim:
+        raise ValueError(f"blocks must be between 1 and the latent size {dim}, got {blocks}")
+    base, extra = divmod(dim, blocks)
+    return [base + (1 if i < extra else 0) for i in range(blocks)]
+
+
+def block_directions(
+    dim: int, num: int, blocks: int, generator: torch.Generator | None = None
+) -> Tensor:
+    """Unit directions (dim, num), direction j lying inside block j % blocks of the latent.
+
+    With blocks > 1 each block is tested on its own share of the directions: a block that is
+    constant fails its share even when the other blocks carry all the spread of the batch.
+    """
+    a = torch.randn(dim, num, generator=generator, dtype=torch.float32)
+    if blocks > 1:
+        block_of_dim = torch.repeat_interleave(
+            torch.arange(blocks), torch.tensor(block_sizes(dim, blocks))
+        )
+        a = a * (block_of_dim[:, None] == torch.arange(num)[None] % blocks)
+    return a / a.norm(dim=0, keepdim=True)
+
+
 def ecf_sums(z: Tensor, directions: Tensor, knots: int = 17, t_max: float = 3.0) -> ECFSums:
     """Sums over the batch of cos and sin of the projections. z: (T, B, D); directions: (D, M)."""
     if z.ndim != 3:
@@ -147,6 +176,11 @@ class SIGReg(Regularizer):
     ``pool_time`` tests the embeddings of all B x T frames as one sample instead of one test per
     time step over B windows: a feature constant within each window then shows only B distinct
     values among B x T and fails the test, while one that moves within windows can pass it.
+
+    ``blocks`` > 1 cuts the latent into that many contiguous blocks (``block_sizes``) and draws
+    each direction inside one block, so every block must pass the test by itself. With LeWM's
+    ``fuse="concat"`` and one block per channel group, the agent's share of the latent cannot
+    leave the batch's spread to the room layout's share.
     """
 
     name = "sigreg"
@@ -163,8 +197,12 @@ class SIGReg(Regularizer):
         sync_ranks: bool = True,
         temporal: float = 0.0,
         pool_time: bool = False,
+        blocks: int = 1,
     ) -> None:
         super().__init__()
+        if isinstance(blocks, bool) or int(blocks) != blocks or blocks < 1:
+            raise ValueError(f"blocks must be an integer >= 1, got {blocks!r}")
+        self.blocks = int(blocks)
         if pool_time not in (True, False, 0, 1):
             raise ValueError(f"pool_time must be true or false, got {pool_time!r}")
         self.pool_time = bool(pool_time)
@@ -190,6 +228,8 @@ class SIGReg(Regularizer):
 
     def directions(self, dim: int) -> Tensor:
         """Fresh unit directions (dim, num_proj) from the regulariser's generator."""
+        if self.blocks > 1:
+            return block_directions(dim, self.num_proj, self.blocks, self.generator)
         return random_directions(dim, self.num_proj, self.generator)
 
     def statistic(self, z: Tensor) -> Tensor:
@@ -238,4 +278,6 @@ class SIGReg(Regularizer):
         }
         if self.pool_time:  # only when set: the records made before it keep their config
             out["pool_time"] = True
+        if self.blocks > 1:  # likewise
+            out["blocks"] = self.blocks
         return out

@@ -65,6 +65,7 @@ class LeWM(nn.Module):
         pool: Literal["cls", "mean", "flatten"] = "cls",
         branches: bool = False,
         fuse: Literal["sum", "concat"] = "sum",
+        stem: Literal["patch", "conv"] = "patch",
         detach_target: bool = False,
     ) -> None:
         super().__init__()
@@ -98,6 +99,7 @@ class LeWM(nn.Module):
                 fused=fused_attention,
                 pos_init=pos_init,
                 pool=pool,
+                stem=stem,
             )
 
         groups = channel_groups(spec, branches)

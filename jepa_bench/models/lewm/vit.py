@@ -75,11 +75,50 @@ def sincos_2d(grid: int, dim: int) -> Tensor:
 
 
 POOLS = ("cls", "mean", "flatten")
+STEMS = ("patch", "conv")
+
+
+class ConvStem(nn.Module):
+    """Images (N, C, S, S) -> patch tokens (N, dim, G, G) by 3x3 stride-2 convolutions.
+
+    The alternative to ViT's one strided patch convolution, after "Early convolutions help
+    transformers see better" (Xiao et al., 2021): stages halve the map (channels doubling up to
+    ``dim // 2``) while it stays at least G = S // patch wide, an average pool brings it to G x G,
+    and a 1x1 convolution makes the tokens. The token grid, and so the transformer's cost, is
+    the patch convolution's. What it did on wall_door is in docs/models.md.
+    """
+
+    def __init__(self, in_chans: int, image_size: int, patch_size: int, dim: int) -> None:
+        super().__init__()
+        grid = image_size // patch_size
+        sizes = [image_size]
+        while (sizes[-1] + 1) // 2 >= grid and len(sizes) <= 8:
+            sizes.append((sizes[-1] + 1) // 2)
+        stages = len(sizes) - 1
+        chans = [in_chans] + [max(8, dim // 2 ** (stages - i)) for i in range(stages)]
+        layers: list[nn.Module] = []
+        for cin, cout in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.GELU()]
+        layers += [nn.AdaptiveAvgPool2d(grid), nn.Conv2d(chans[-1], dim, 1)]
+        self.layers = nn.Sequential(*layers)
+
+    def reset_parameters(self) -> None:
+        """He-normal stage weights (the signal keeps its scale through the GELUs), zero biases;
+        the token projection stays at the ViT's std 0.02."""
+        convs = [m for m in self.layers if isinstance(m, nn.Conv2d)]
+        for conv in convs[:-1]:
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
 
 
 class ViTEncoder(nn.Module):
     """Images (N, C, S, S) at the model's size -> pooled features (N, out_dim).
 
+    ``stem``: "patch" (ViT's strided patch convolution) or "conv" (``ConvStem``).
     ``pool``: "cls" (LeWM's: the CLS token, ``out_dim = dim``), "mean" (mean of the patch
     tokens, ``dim``) or "flatten" (every patch token side by side, ``num_patches * dim``: where a
     patch sits stays a place in the vector instead of something attention must write into one
@@ -98,8 +137,11 @@ class ViTEncoder(nn.Module):
         fused: bool = True,
         pos_init: Literal["normal", "sincos"] = "normal",
         pool: Literal["cls", "mean", "flatten"] = "cls",
+        stem: Literal["patch", "conv"] = "patch",
     ) -> None:
         super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
         if pos_init not in ("normal", "sincos"):
             raise ValueError(f"pos_init must be 'normal' or 'sincos', got {pos_init!r}")
         if pool not in POOLS:
@@ -113,7 +155,11 @@ class ViTEncoder(nn.Module):
         self.image_size = image_size
         self.num_patches = (image_size // patch_size) ** 2
         self.out_dim = dim * self.num_patches if pool == "flatten" else dim
-        self.patch_embed = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
+        self.patch_embed: nn.Module
+        if stem == "conv":
+            self.patch_embed = ConvStem(in_chans, image_size, patch_size, dim)
+        else:
+            self.patch_embed = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
         self.blocks = nn.ModuleList(ViTBlock(dim, heads, mlp_dim, fused) for _ in range(depth))
@@ -128,6 +174,8 @@ class ViTEncoder(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+        if isinstance(self.patch_embed, ConvStem):
+            self.patch_embed.reset_parameters()
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         if self.pos_init == "sincos":
