@@ -13,7 +13,6 @@ from jepa_bench.models.protocol import TrainLatents
 from jepa_bench.regularizers.ecf import ecf_batch_sums
 from jepa_bench.regularizers.sigreg import (
     SIGReg,
-    block_directions,
     block_sizes,
     ecf_sums,
     epps_pulley,
@@ -200,7 +199,7 @@ def test_block_sizes_cut_the_latent_evenly(dim: int, data: st.DataObject) -> Non
 def test_block_directions_stay_inside_their_block(dim: int, num: int, data: st.DataObject) -> None:
     """Direction j is a unit vector with no component outside block j % blocks."""
     blocks = data.draw(st.integers(1, dim))
-    a = block_directions(dim, num, blocks, _gen(dim * num))
+    a = random_directions(dim, num, _gen(dim * num), blocks)
     assert torch.allclose(a.norm(dim=0), torch.ones(num), atol=1e-5)
     starts = [0]
     for size in block_sizes(dim, blocks):

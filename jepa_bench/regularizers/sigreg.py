@@ -75,12 +75,6 @@ def _knots_on(knots: int, t_max: float, device: torch.device) -> tuple[Tensor, T
     return tuple(v.to(device) for v in knots_and_weights(knots, t_max))  # type: ignore[return-value]
 
 
-def random_directions(dim: int, num: int, generator: torch.Generator | None = None) -> Tensor:
-    """A ~ N(0, 1) of shape (dim, num) with unit-norm columns."""
-    a = torch.randn(dim, num, generator=generator, dtype=torch.float32)
-    return a / a.norm(dim=0, keepdim=True)
-
-
 def block_sizes(dim: int, blocks: int) -> list[int]:
     """``dim`` dimensions cut into ``blocks`` contiguous blocks as evenly as possible, first first.
 
@@ -93,13 +87,14 @@ def block_sizes(dim: int, blocks: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(blocks)]
 
 
-def block_directions(
-    dim: int, num: int, blocks: int, generator: torch.Generator | None = None
+def random_directions(
+    dim: int, num: int, generator: torch.Generator | None = None, blocks: int = 1
 ) -> Tensor:
-    """Unit directions (dim, num), direction j lying inside block j % blocks of the latent.
+    """A ~ N(0, 1) of shape (dim, num) with unit-norm columns.
 
-    With blocks > 1 each block is tested on its own share of the directions: a block that is
-    constant fails its share even when the other blocks carry all the spread of the batch.
+    With ``blocks`` > 1 direction j lies inside block j % blocks of the latent (``block_sizes``),
+    so each block is tested on its own share of the directions: a block that is constant fails
+    its share even when the other blocks carry all the spread of the batch.
     """
     a = torch.randn(dim, num, generator=generator, dtype=torch.float32)
     if blocks > 1:
@@ -228,9 +223,7 @@ class SIGReg(Regularizer):
 
     def directions(self, dim: int) -> Tensor:
         """Fresh unit directions (dim, num_proj) from the regulariser's generator."""
-        if self.blocks > 1:
-            return block_directions(dim, self.num_proj, self.blocks, self.generator)
-        return random_directions(dim, self.num_proj, self.generator)
+        return random_directions(dim, self.num_proj, self.generator, self.blocks)
 
     def statistic(self, z: Tensor) -> Tensor:
         """Unweighted SIGReg of z (T, B, D)."""

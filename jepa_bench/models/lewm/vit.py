@@ -92,7 +92,7 @@ class ConvStem(nn.Module):
         super().__init__()
         grid = image_size // patch_size
         sizes = [image_size]
-        while (sizes[-1] + 1) // 2 >= grid and len(sizes) <= 8:
+        while sizes[-1] > grid and (sizes[-1] + 1) // 2 >= grid:
             sizes.append((sizes[-1] + 1) // 2)
         stages = len(sizes) - 1
         chans = [in_chans] + [max(8, dim // 2 ** (stages - i)) for i in range(stages)]
