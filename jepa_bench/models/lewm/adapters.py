@@ -4,10 +4,15 @@ The same model family reads wall_door frames (2 x 65 x 65) and camera frames fro
 (3 x H x W). Frames are resized (bilinear; antialiased when shrinking) to ``image_size`` and
 normalised per channel: ImageNet statistics for 3-channel images, mean 0.5 / std 0.5 otherwise,
 unless the task supplies its own statistics.
+
+``blur`` (a standard deviation in input pixels, 0 = off) first smooths every channel with a fixed
+Gaussian of unit sum (edges replicated), so a blob far smaller than a patch spreads over several
+and a move of it changes the patch tokens gradually instead of at a patch edge.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -25,6 +30,25 @@ def default_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return (0.5,) * channels, (0.5,) * channels
 
 
+def gaussian_kernel(sigma: float) -> Tensor:
+    """1-D Gaussian of standard deviation ``sigma`` px over +-ceil(3 sigma), summing to 1."""
+    if not sigma > 0:
+        raise ValueError(f"blur sigma must be positive, got {sigma}")
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    return k / k.sum()
+
+
+def blur_frames(x: Tensor, kernel: Tensor) -> Tensor:
+    """(N, C, H, W) -> the same, each channel convolved with ``kernel`` along H and W."""
+    c, r = x.shape[1], (kernel.numel() - 1) // 2
+    k = kernel.to(dtype=x.dtype, device=x.device)
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)  # along W
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)  # along H
+
+
 class ImageAdapter(nn.Module):
     """(N, C, H, W) float in [0, 1] -> (N, C, S, S) resized and normalised."""
 
@@ -37,8 +61,11 @@ class ImageAdapter(nn.Module):
         image_size: int,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        blur: float = 0.0,
     ) -> None:
         super().__init__()
+        if blur < 0:
+            raise ValueError(f"blur must be >= 0 px, got {blur}")
         d_mean, d_std = default_stats(in_chans)
         mean = tuple(float(m) for m in (d_mean if mean is None else mean))
         std = tuple(float(s) for s in (d_std if std is None else std))
@@ -53,6 +80,9 @@ class ImageAdapter(nn.Module):
         self.image_size = image_size
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self.blur = float(blur)
+        # Not a buffer: the kernel follows from ``blur``, and checkpoints stay as they were.
+        self._kernel = gaussian_kernel(self.blur) if self.blur > 0 else None
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (N, C, H, W) -> (N, C, S, S)
@@ -62,6 +92,8 @@ class ImageAdapter(nn.Module):
             )
         if not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
             raise ValueError("observations contain NaN or infinite values")
+        if self._kernel is not None:
+            x = blur_frames(x, self._kernel)
         s = self.image_size
         if x.shape[-2:] != (s, s):
             shrink = x.shape[-2] > s or x.shape[-1] > s

@@ -58,6 +58,7 @@ class BranchEncoder(nn.Module):
         norm_mean: Sequence[float] | None,
         norm_std: Sequence[float] | None,
         make_vit: Callable[[int], ViTEncoder],
+        blur: float = 0.0,
     ) -> None:
         super().__init__()
         self.groups = groups
@@ -68,7 +69,9 @@ class BranchEncoder(nn.Module):
 
         self.adapters = nn.ModuleDict(
             {
-                g: ImageAdapter(len(ch), image_size, pick(norm_mean, ch), pick(norm_std, ch))
+                g: ImageAdapter(
+                    len(ch), image_size, pick(norm_mean, ch), pick(norm_std, ch), blur=blur
+                )
                 for g, ch in groups.items()
             }
         )

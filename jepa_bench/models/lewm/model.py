@@ -66,6 +66,8 @@ class LeWM(nn.Module):
         branches: bool = False,
         fuse: Literal["sum", "concat"] = "sum",
         stem: Literal["patch", "conv"] = "patch",
+        blur: float = 0.0,
+        residual: bool = False,
         detach_target: bool = False,
     ) -> None:
         super().__init__()
@@ -106,10 +108,14 @@ class LeWM(nn.Module):
         self.branches: BranchEncoder | None = None
         self.projector: Projector | GroupProjector
         if len(groups) > 1:  # one ViT per channel group (branches.py)
-            self.branches = BranchEncoder(spec, groups, image_size, norm_mean, norm_std, make_vit)
+            self.branches = BranchEncoder(
+                spec, groups, image_size, norm_mean, norm_std, make_vit, blur=blur
+            )
             feat_dim = self.branches.out_dim
         else:  # LeWM's own: one ViT over every channel
-            self.adapter = ImageAdapter(spec.obs_shape[0], image_size, norm_mean, norm_std)
+            self.adapter = ImageAdapter(
+                spec.obs_shape[0], image_size, norm_mean, norm_std, blur=blur
+            )
             self.vit = make_vit(spec.obs_shape[0])
             feat_dim = self.vit.out_dim
         if self.branches is not None and fuse == "concat":
@@ -131,6 +137,12 @@ class LeWM(nn.Module):
             fused_attention,
         )
         self.pred_proj = Projector(embed_dim, proj_hidden, embed_dim)
+        # ``residual``: the predictor outputs the change of the latest latent, starting at none
+        # (the prediction projector's last layer is zeroed), so a fresh predictor carries the
+        # state forward instead of replacing it with a random function of it.
+        self.residual = residual
+        if residual:
+            self.pred_proj.zero_output()
 
     # -- protocol -------------------------------------------------------------------------------
 
@@ -162,7 +174,8 @@ class LeWM(nn.Module):
         self._check_latents(history, actions)
         h = self.history_size
         feats = self._predictor_features(history[:, -h:], actions[:, -h:])  # (B, K', D)
-        return self.pred_proj(feats[:, -1])
+        out = self.pred_proj(feats[:, -1])
+        return history[:, -1] + out if self.residual else out
 
     def rollout(self, obs0: Tensor, actions: Tensor) -> Tensor:
         """First frame (B, C, H, W) and actions (B, T-1, A) -> latents (B, T, D), from obs0 only."""
@@ -188,6 +201,8 @@ class LeWM(nn.Module):
             pred = recurrent_rollout(self, emb[:, 0], actions, history=self.history_size)[:, 1:]
         else:
             pred = self.pred_proj(self.teacher_forced_features(emb[:, :-1], actions))
+            if self.residual:
+                pred = emb[:, :-1] + pred
         target = emb[:, 1:].detach() if self.detach_target else emb[:, 1:]
         return TrainLatents(pred=pred, target=target, emb=emb)  # pred: (B, T-1, D)
 

@@ -21,6 +21,13 @@ class Projector(nn.Module):
             nn.Linear(hidden_dim, out_dim),
         )
 
+    def zero_output(self) -> None:
+        """Zero the last layer, so the projector starts by outputting zeros (and still learns)."""
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
     def forward(self, x: Tensor) -> Tensor:
         batch_shape = x.shape[:-1]
         y = self.net(x.reshape(-1, x.shape[-1]))  # (N, out_dim)
