@@ -66,6 +66,21 @@ def test_seeds_pool_into_one_row_with_mean_std_and_n():
     assert len(table_rows(files[f"{STEM}.details.csv"])) == 4  # every run in the details
 
 
+def test_model_arguments_name_their_own_row():
+    """Runs of one model with other model arguments are another row, labelled with them."""
+    plain = [run(s, probe__normal=10.0) for s in (0, 1)]
+    tuned = [run(s, probe__normal=5.0) for s in (0, 1)]
+    for rec in tuned:
+        rec["run_id"] += "-tuned"
+        rec["config"]["model_kwargs"] = {"residual": True, "blur": 3}
+    rows = [r for r in table_rows(render_tables(plain + tuned)[f"{STEM}.csv"])
+            if r["kind"] == "trained"]  # fmt: skip
+    assert [(r["model"], r["seeds"]) for r in rows] == [
+        ("convnext_mlp (blur=3, residual=True)", "2"),
+        ("convnext_mlp", "2"),
+    ]
+
+
 def test_a_seed_without_the_metric_is_left_out_of_its_mean():
     """A run lacking a metric adds nothing to that cell; a NaN value makes the mean NaN."""
     a, b, c = (run(s, probe__normal=v) for s, v in ((0, 9.0), (1, 11.0), (2, 10.0)))

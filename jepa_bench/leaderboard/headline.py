@@ -237,6 +237,18 @@ def _sort_key(row: Row, lay: Layout, higher: bool) -> tuple[int, float, str, str
     return (0, -m if higher else m, row.model, row.regularizer)
 
 
+def model_label(rec: dict[str, Any]) -> str:
+    """The model's name, with the model arguments its config set: ``lewm_cpu (pool=mean)``.
+
+    Two configurations of one model differ on the leaderboard by what their runs passed to it.
+    """
+    kwargs = (rec.get("config") or {}).get("model_kwargs") or {}
+    name = str(rec["model"]["name"])
+    if not kwargs:
+        return name
+    return f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(kwargs.items()))})"
+
+
 def trained_rows(records: list[dict[str, Any]], lay: Layout) -> list[Row]:
     """One row per configuration, sorted by the first main metric (declared direction)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -246,7 +258,7 @@ def trained_rows(records: list[dict[str, Any]], lay: Layout) -> list[Row]:
     for recs in groups.values():
         recs = sorted(recs, key=lambda r: (r["seed"], r["run_id"]))
         first = recs[0]
-        row = Row("trained", first["model"]["name"], _reg(first),
+        row = Row("trained", model_label(first), _reg(first),
                   first["model"]["params"].get("total"), recs)  # fmt: skip
         _fill(row, "metrics", lay)
         rows.append(row)

@@ -261,8 +261,9 @@ def details_csv(table: Table) -> str:
 
 GUIDE: tuple[tuple[str, str], ...] = (
     ("Rows", "one per configuration (model, regulariser, budget and every setting but the seed); "
-     "its seeds are pooled. `seeds` is n; numbers are mean ± sample std over the seeds (no ± for "
-     "one seed)."),
+     "its seeds are pooled; the model cell names the model arguments its runs set, e.g. "
+     "`lewm_cpu (pool=mean)`. `seeds` is n; numbers are mean ± sample std over the seeds (no ± "
+     "for one seed)."),
     ("Main metrics", "the task's probe metrics (the arrow gives the better direction). Probe MSE "
      "is in target units squared (px² for locations)."),
     (SCORE_LABEL, "each probe MSE divided by the constant predictor's MSE on the same split "
