@@ -4,6 +4,11 @@ Training is teacher-forced: every frame of a window is encoded, and each next la
 from the encoded history of at most ``history_size`` frames, exactly the windows ``rollout`` uses
 (position 0 of the predictor's positional embedding is always a window's oldest frame). No EMA and
 no stop-gradient: targets come from the same encoder; SIGReg on the embeddings prevents collapse.
+
+Options beyond LeWM's own (docs/models.md has what each did on wall_door): ``branches`` (one ViT
+per channel group), ``fuse``, ``stem``, ``pool``, ``blur`` (frames smoothed by a fixed Gaussian
+before the patches) and ``residual`` (the predictor outputs the change of the latest latent and
+starts at "no change"; LeWM's replaces the latent).
 """
 
 from __future__ import annotations
