@@ -7,19 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jepa_bench.data.base import TaskSpec
 from jepa_bench.models.lewm import LEWM_SMOKE as lewm_smoke
 from jepa_bench.models.lewm.adapters import ImageAdapter, blur_frames, gaussian_kernel
-
-GROUPED = TaskSpec(
-    "wall_door",
-    "test",
-    (2, 65, 65),
-    2,
-    17,
-    channel_groups={"agent": (0,), "wall": (1,)},
-    static_groups=("wall",),
-)
+from tests.test_lewm import GROUPED
 
 
 def blob(x: float, y: float, size: int = 65, std: float = 1.3) -> torch.Tensor:

@@ -81,8 +81,10 @@ class ImageAdapter(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
         self.blur = float(blur)
-        # Not a buffer: the kernel follows from ``blur``, and checkpoints stay as they were.
-        self._kernel = gaussian_kernel(self.blur) if self.blur > 0 else None
+        self.kernel: Tensor | None
+        # Non-persistent: it moves with the module, and checkpoints stay as they were.
+        kernel = gaussian_kernel(self.blur) if self.blur > 0 else None
+        self.register_buffer("kernel", kernel, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (N, C, H, W) -> (N, C, S, S)
@@ -92,8 +94,8 @@ class ImageAdapter(nn.Module):
             )
         if not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
             raise ValueError("observations contain NaN or infinite values")
-        if self._kernel is not None:
-            x = blur_frames(x, self._kernel)
+        if self.kernel is not None:
+            x = blur_frames(x, self.kernel)
         s = self.image_size
         if x.shape[-2:] != (s, s):
             shrink = x.shape[-2] > s or x.shape[-1] > s
