@@ -67,8 +67,9 @@ def test_adapter_blur_off_is_unchanged_and_bad_values_are_refused() -> None:
     blurred = ImageAdapter(2, 65, (0.1, 0.2), (0.3, 0.4), blur=2.0)(x)
     assert blurred.shape == plain(x).shape and not torch.allclose(blurred, plain(x))
     assert set(ImageAdapter(2, 65, blur=2.0).state_dict()) == set(plain.state_dict())
-    with pytest.raises(ValueError, match="blur must be >= 0"):
-        ImageAdapter(2, 65, blur=-1.0)
+    for bad in (-1.0, float("nan"), "abc", True):
+        with pytest.raises(ValueError, match="blur must be a number >= 0"):
+            ImageAdapter(2, 65, blur=bad)  # type: ignore[arg-type]
 
 
 def test_blur_reaches_every_branch_and_the_single_vit() -> None:
@@ -99,6 +100,11 @@ def test_residual_predictor_starts_as_the_identity_then_learns() -> None:
         assert not torch.allclose(nxt, z[:, 0])
         roll = model.rollout(obs[:, 0], act)
         torch.testing.assert_close(roll[:, 1], nxt)  # rollout and predict agree
+
+
+def test_residual_must_be_a_boolean() -> None:
+    with pytest.raises(ValueError, match="residual must be true or false"):
+        lewm_smoke(GROUPED, residual="yes")
 
 
 def test_residual_off_is_lewms_own_head() -> None:

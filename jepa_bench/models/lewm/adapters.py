@@ -64,8 +64,8 @@ class ImageAdapter(nn.Module):
         blur: float = 0.0,
     ) -> None:
         super().__init__()
-        if blur < 0:
-            raise ValueError(f"blur must be >= 0 px, got {blur}")
+        if isinstance(blur, bool) or not isinstance(blur, (int, float)) or not blur >= 0:
+            raise ValueError(f"blur must be a number >= 0 px (0: off), got {blur!r}")
         d_mean, d_std = default_stats(in_chans)
         mean = tuple(float(m) for m in (d_mean if mean is None else mean))
         std = tuple(float(s) for s in (d_std if std is None else std))

@@ -80,6 +80,8 @@ class LeWM(nn.Module):
             raise ValueError(f"history_size must be >= 1, got {history_size}")
         if train_mode not in ("teacher", "rollout"):
             raise ValueError(f"train_mode must be 'teacher' or 'rollout', got {train_mode!r}")
+        if not isinstance(residual, bool):
+            raise ValueError(f"residual must be true or false, got {residual!r}")
         if fuse not in ("sum", "concat"):
             raise ValueError(f"fuse must be 'sum' or 'concat', got {fuse!r}")
         self.train_mode = train_mode
