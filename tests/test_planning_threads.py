@@ -103,11 +103,56 @@ def test_planning_metrics_identical_on_one_and_two_threads(planned_run, planner)
     assert {"plan/same_room/success", "plan/cross_room/success_hi"} <= set(one)
 
 
+# The encodings the planner would make of the same episodes' start and goal frames, unpinned
+# (torch on the thread count it was given), in the planner's chunks: a digest per thread count.
+ENCODE_SCRIPT = """
+import hashlib, sys, torch
+torch.set_num_threads(int(sys.argv[2]))
+from pathlib import Path
+from jepa_bench.config import RunConfig
+from jepa_bench.data.base import planning_suite
+from jepa_bench.planning.latent import CPU_ENCODE_CHUNK
+from jepa_bench.record.io import load_record
+from jepa_bench.runner import load_trained
+cfg = RunConfig.from_dict(load_record(Path(sys.argv[1]))["config"])
+run = load_trained(cfg, Path(sys.argv[3]), "cpu")
+run.model.eval()
+suite = planning_suite(run.task)
+digest = hashlib.sha256()
+for eps in suite.episodes(int(sys.argv[4]), suite.episode_seed).values():
+    env = suite.make_env()
+    start = env.reset(eps.starts, eps.goals, eps.layouts)
+    for frames in (start, env.goal_observation()):
+        x = torch.from_numpy(frames[:, None]).float()
+        with torch.no_grad():
+            for i in range(0, len(x), CPU_ENCODE_CHUNK):
+                digest.update(run.model.encode(x[i : i + CPU_ENCODE_CHUNK]).numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+def _encodings_digest(threads: int, episodes: int) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", ENCODE_SCRIPT, str(RECORD), str(threads), str(CHECKPOINT),
+         str(episodes)],
+        env=_env(threads), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CHECKPOINT.is_file(), reason="the committed checkpoint is not here")
 def test_trained_checkpoint_plans_identically_on_one_and_two_threads():
-    """A trained model whose encodings round differently per thread count plans identically."""
+    """A trained model whose encodings round differently per thread count plans identically.
+
+    Whether they do depends on the CPU's kernels: where the unpinned encodings of the planning
+    episodes are bit-identical on 1 and 2 threads there is nothing for planning to let through,
+    and the (long) planning comparison could not fail for its reason, so it is skipped.
+    """
     plan = dict(planner="cem", episodes=12, seeds=1, samples=100, iterations=10, topk=10)
+    if _encodings_digest(1, plan["episodes"]) == _encodings_digest(2, plan["episodes"]):
+        pytest.skip("this CPU encodes the planning frames bit-identically on 1 and 2 threads")
     one, two = (_plan_metrics(RECORD, t, plan, str(CHECKPOINT)) for t in (1, 2))
     assert one == two
 
@@ -143,3 +188,34 @@ def test_cases_played_in_parallel_threads_match_one_after_another(planned_run, m
         out[workers] = {k: v for k, v in res["metrics"].items() if not is_timing(k)}
     assert out[1] == out[3]
     assert {"plan/same_room/success", "plan/oracle/cross_room/success"} <= set(out[1])
+
+
+def test_planner_encodes_on_one_thread_and_restores_the_thread_count():
+    """`LatentPlanner.encode` runs the model's encoder on one thread, chunk by chunk, and leaves
+    the caller's thread count as it was (the pin the slow tests above rely on)."""
+    import torch
+
+    from jepa_bench.config import PlanConfig
+    from jepa_bench.planning.latent import CPU_ENCODE_CHUNK, LatentPlanner
+    from jepa_bench.planning.planners import make_planner
+
+    class Recorder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[tuple[int, int]] = []
+
+        def encode(self, obs: torch.Tensor) -> torch.Tensor:
+            self.seen.append((torch.get_num_threads(), len(obs)))
+            return obs.flatten(2)[..., :3]
+
+    model = Recorder()
+    planner = LatentPlanner(model, make_planner(PlanConfig(), 1.0), action_dim=2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        z = planner.encode(torch.rand(CPU_ENCODE_CHUNK + 1, 1, 2, 4, 4))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert z.shape == (CPU_ENCODE_CHUNK + 1, 1, 3)
+    assert model.seen == [(1, CPU_ENCODE_CHUNK), (1, 1)]
