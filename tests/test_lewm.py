@@ -327,14 +327,14 @@ GROUPED = TaskSpec(
 )
 
 
-@pytest.mark.parametrize("pool", ["cls", "mean", "flatten"])
+@pytest.mark.parametrize("pool", ["cls", "mean", "flatten", "max", "attention"])
 def test_every_pool_gives_latents_of_repr_dim(pool: str) -> None:
     model = lewm_smoke(GROUPED, pool=pool, branches=True).eval()
     obs, act = wall_batch(2, 5)
     assert model.encode(obs).shape == (2, 5, model.repr_dim)
     assert model.rollout(obs[:, 0], act[:, :4]).shape == (2, 5, model.repr_dim)
     with pytest.raises(ValueError, match="pool must be"):
-        lewm_smoke(WALL, pool="max")
+        lewm_smoke(WALL, pool="sum")
 
 
 def test_branches_encode_each_channel_group_with_its_own_vit() -> None:
@@ -437,3 +437,35 @@ def test_conv_stem_lewm_trains_end_to_end() -> None:
     assert model.rollout(obs[:, 0], act[:, :4]).shape == (2, 5, model.repr_dim)
     with pytest.raises(ValueError, match="stem must be"):
         lewm_smoke(WALL, stem="hybrid")
+
+
+def test_attention_pool_mixes_values_by_attention() -> None:
+    """Identical tokens pool to their own value; a token the query matches takes the most."""
+    from jepa_bench.models.lewm.vit import AttentionPool
+
+    torch.manual_seed(0)
+    pool = AttentionPool(8, 2)
+    tok = torch.randn(1, 1, 8)
+    value = pool.proj(pool.kv(tok).chunk(2, dim=-1)[1])[:, 0]
+    torch.testing.assert_close(pool(tok.expand(3, 5, 8)), value.expand(3, 8))
+    pool = AttentionPool(8, 1)
+    with torch.no_grad():  # keys = tokens, query = a big multiple of token 2: it dominates
+        pool.kv.weight.copy_(torch.cat([torch.eye(8), torch.eye(8)]))
+        pool.kv.bias.zero_()
+        tokens = torch.randn(1, 4, 8)
+        tokens = tokens / tokens.norm(dim=-1, keepdim=True)
+        pool.query.copy_(40 * tokens[:, 2:3])
+    torch.testing.assert_close(pool(tokens), pool.proj(tokens[:, 2]), atol=1e-2, rtol=0)
+
+
+def test_max_pool_is_the_per_feature_maximum_over_patches() -> None:
+    from jepa_bench.models.lewm.vit import ViTEncoder
+
+    vit = ViTEncoder(1, 16, 8, 8, 1, 2, 16, pool="max").eval()
+    x = torch.rand(2, 1, 16, 16)
+    with torch.no_grad():
+        p = vit.patch_embed(x).flatten(2).transpose(1, 2)
+        h = torch.cat([vit.cls_token.expand(2, -1, -1), p], 1) + vit.pos_embed
+        for block in vit.blocks:
+            h = block(h)
+        torch.testing.assert_close(vit(x), vit.norm(h[:, 1:]).amax(1))

@@ -67,7 +67,7 @@ class LeWM(nn.Module):
         fused_attention: bool = True,
         pos_init: Literal["normal", "sincos"] = "normal",
         train_mode: Literal["teacher", "rollout"] = "teacher",
-        pool: Literal["cls", "mean", "flatten"] = "cls",
+        pool: Literal["cls", "mean", "flatten", "max", "attention"] = "cls",
         branches: bool = False,
         fuse: Literal["sum", "concat"] = "sum",
         stem: Literal["patch", "conv"] = "patch",

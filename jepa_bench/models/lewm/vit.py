@@ -41,6 +41,27 @@ class SelfAttention(nn.Module):
         return self.proj(merge_heads(attend(q, k, v, fused=self.fused)))
 
 
+class AttentionPool(nn.Module):
+    """One learned query attending over the patch tokens (multi-head): (N, P, dim) -> (N, dim).
+
+    Where the mean gives each of P patches 1/P of the vector, the query can give a small
+    object's patch most of it, wherever the patch is.
+    """
+
+    def __init__(self, dim: int, heads: int, fused: bool = True) -> None:
+        super().__init__()
+        self.heads, self.fused = heads, fused
+        self.query = nn.Parameter(torch.zeros(1, 1, dim))
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        # tokens: (N, P, dim) -> (N, dim)
+        q = split_heads(self.query.expand(tokens.shape[0], -1, -1), self.heads)  # (N, h, 1, d)
+        k, v = (split_heads(t, self.heads) for t in self.kv(tokens).chunk(2, dim=-1))
+        return self.proj(merge_heads(attend(q, k, v, fused=self.fused)))[:, 0]
+
+
 class ViTBlock(nn.Module):
     """Pre-norm transformer block: x + MHSA(LN(x)), then x + MLP(LN(x))."""
 
@@ -74,7 +95,7 @@ def sincos_2d(grid: int, dim: int) -> Tensor:
     return torch.cat(parts, dim=1).float()  # (P, dim)
 
 
-POOLS = ("cls", "mean", "flatten")
+POOLS = ("cls", "mean", "flatten", "max", "attention")
 STEMS = ("patch", "conv")
 
 
@@ -120,9 +141,10 @@ class ViTEncoder(nn.Module):
 
     ``stem``: "patch" (ViT's strided patch convolution) or "conv" (``ConvStem``).
     ``pool``: "cls" (LeWM's: the CLS token, ``out_dim = dim``), "mean" (mean of the patch
-    tokens, ``dim``) or "flatten" (every patch token side by side, ``num_patches * dim``: where a
+    tokens, ``dim``), "flatten" (every patch token side by side, ``num_patches * dim``: where a
     patch sits stays a place in the vector instead of something attention must write into one
-    token).
+    token), "max" (per-feature maximum over the patch tokens, ``dim``) or "attention" (a learned
+    query attending over them, ``AttentionPool``, ``dim``).
     """
 
     def __init__(
@@ -136,7 +158,7 @@ class ViTEncoder(nn.Module):
         mlp_dim: int,
         fused: bool = True,
         pos_init: Literal["normal", "sincos"] = "normal",
-        pool: Literal["cls", "mean", "flatten"] = "cls",
+        pool: Literal["cls", "mean", "flatten", "max", "attention"] = "cls",
         stem: Literal["patch", "conv"] = "patch",
     ) -> None:
         super().__init__()
@@ -164,6 +186,8 @@ class ViTEncoder(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
         self.blocks = nn.ModuleList(ViTBlock(dim, heads, mlp_dim, fused) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=1e-12)
+        # built last, and only when used: the other pools' initial weights stay as they were
+        self.attn_pool = AttentionPool(dim, heads, fused) if pool == "attention" else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -178,6 +202,8 @@ class ViTEncoder(nn.Module):
             self.patch_embed.reset_parameters()
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.attn_pool is not None:
+            nn.init.trunc_normal_(self.attn_pool.query, std=0.02)
         if self.pos_init == "sincos":
             grid = math.isqrt(self.num_patches)
             with torch.no_grad():
@@ -194,4 +220,8 @@ class ViTEncoder(nn.Module):
         if self.pool == "cls":
             return self.norm(h[:, 0])  # LayerNorm is per token: normalising CLS alone is exact
         tokens = self.norm(h[:, 1:])  # (N, P, dim)
+        if self.attn_pool is not None:
+            return self.attn_pool(tokens)  # (N, dim)
+        if self.pool == "max":
+            return tokens.amax(1)  # (N, dim)
         return tokens.mean(1) if self.pool == "mean" else tokens.flatten(1)  # (N, out_dim)
