@@ -5,7 +5,9 @@
 - ``lewm_cpu``: a size a 2-core CPU trains in minutes on wall_door (65 px, patch 13, sin-cos
   initialised positions, history 1, one ViT per channel group; about 0.8 s per step of 32
   windows x 17 frames on 2 cores). The wall_door baseline adds ``blur=3`` and ``residual=True``
-  (baselines/wall_door__lewm_cpu__sigreg.yaml; without them one seed of three stays blind).
+  (baselines/wall_door__lewm_cpu__sigreg.yaml; without them one seed of three stays blind);
+  the arm_sim baseline ``pool="flatten"`` and ``embed_dim=512`` (camera frames, a small cube:
+  state R2 0.892 against 0.685 with mean pooling; docs/models.md).
 - ``lewm_smoke``: tiny, for tests and the CLI's end-to-end check.
 
 Each size has its own training defaults and budgets, read when a run's config is resolved.
