@@ -23,8 +23,11 @@ from jepa_bench.data.base import TaskSpec
 class ModelPreset:
     """A model family at one size, with the training settings that suit it.
 
-    ``train``: ``TrainConfig`` fields for every budget; ``budgets``: per-budget rows that replace
-    the generic budget row (``jepa_bench.config.BUDGETS``); ``reg``: the default regulariser.
+    ``task_arch``: architecture arguments for one task (by ``TaskSpec.name``) over ``arch``, for
+    settings that fit one kind of frame and not another; a run's own model arguments override
+    both. ``train``: ``TrainConfig`` fields for every budget; ``budgets``: per-budget rows that
+    replace the generic budget row (``jepa_bench.config.BUDGETS``); ``reg``: the default
+    regulariser.
     """
 
     build: Callable[..., nn.Module]
@@ -32,9 +35,14 @@ class ModelPreset:
     train: Mapping[str, Any] = field(default_factory=dict)
     budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reg: str | None = None
+    task_arch: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __call__(self, spec: TaskSpec, **overrides: Any) -> nn.Module:
-        return self.build(spec, **{**self.arch, **overrides})
+        return self.build(spec, **{**self.arch_for(spec.name), **overrides})
+
+    def arch_for(self, task: str) -> dict[str, Any]:
+        """The architecture arguments a model for ``task`` is built with, before a run's own."""
+        return {**self.arch, **self.task_arch.get(task, {})}
 
 
 def factory_kwargs(factory: Callable[..., Any]) -> set[str] | None:
