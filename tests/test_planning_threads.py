@@ -85,13 +85,19 @@ def planned_run(tmp_path_factory) -> Path:
     return run_dir
 
 
-def _plan_metrics(where: Path, threads: int, plan: dict, *extra: str) -> dict[str, float]:
+def _script_output(script: str, where: Path, threads: int, *rest: str) -> str:
+    """The last line ``script`` prints, run in a fresh process on ``threads`` torch threads
+    (its argv: ``where``, ``threads``, then ``rest``)."""
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(where), str(threads), json.dumps(plan), *extra],
+        [sys.executable, "-c", script, str(where), str(threads), *rest],
         env=_env(threads), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _plan_metrics(where: Path, threads: int, plan: dict, *extra: str) -> dict[str, float]:
+    return json.loads(_script_output(SCRIPT, where, threads, json.dumps(plan), *extra))
 
 
 @pytest.mark.slow
@@ -132,13 +138,7 @@ print(digest.hexdigest())
 
 
 def _encodings_digest(threads: int, episodes: int) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-c", ENCODE_SCRIPT, str(RECORD), str(threads), str(CHECKPOINT),
-         str(episodes)],
-        env=_env(threads), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip().splitlines()[-1]
+    return _script_output(ENCODE_SCRIPT, RECORD, threads, str(CHECKPOINT), str(episodes))
 
 
 @pytest.mark.slow
